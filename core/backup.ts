@@ -1,0 +1,360 @@
+/**
+ * Backup: source → chunker → chunk id → compress → encrypt → pack → storage → commit point.
+ * Objects are immutable and the point is written last, so a failed run leaves only
+ * unreferenced packs (which `check` reports) and no visible point.
+ */
+import { compressChunk } from './compression.ts';
+import { aesGcmCipher, checksumCipher, type ObjectCipher } from './crypto/cipher.ts';
+import { DEFAULT_KDF_PARAMS, derivePasswordHash, type KdfParams, SALT_BYTES } from './crypto/kdf.ts';
+import { derivePasswordKeys, newSecretKey, type PasswordKeys, wrapKey } from './crypto/keys.ts';
+import { sealStream } from './crypto/stream.ts';
+import { BunkerError } from './errors.ts';
+import { randomBytes, randomId, toBase64, toHex } from './format/bytes.ts';
+import { encodeDocument } from './format/document.ts';
+import { encodeFsi, fsiFromManifest } from './fsi.ts';
+import type { PasswordKeyResolver } from './key-resolver.ts';
+import { encodeManifest, type ManifestEntry } from './manifest.ts';
+import { packKey, PackBuilder, sealChunk } from './repo/pack.ts';
+import { type PointBody, type PointEncryption, type PointRecord, type PointStats, POINT_MAGIC, POINT_VERSION, pointKey } from './repo/recovery-point.ts';
+import { encodeRunIndex, type IndexEntry, indexKey } from './repo/run-index.ts';
+import { type Repository, seriesContext, type SeriesContext, type UnlockedPoint } from './repository.ts';
+import type { Source, SourceEntry } from './source.ts';
+
+export interface BackupOptions {
+  /** The backup series (`--name`); points of one series share keys and dedup. */
+  readonly series: string;
+  readonly encrypt: boolean;
+  /** zstd level, or undefined for no compression. */
+  readonly compressionLevel: number | undefined;
+  /** Needed when encrypting. */
+  readonly resolver?: PasswordKeyResolver;
+  /** KDF parameters for a new series (tests pass small ones). */
+  readonly kdf?: KdfParams;
+  /** Write the file-system index (default true). */
+  readonly fsi?: boolean;
+  /** Chunks in flight at once (default 4). */
+  readonly concurrency?: number;
+  readonly onProgress?: (progress: BackupProgress) => void;
+  /** Called for entries the source skipped or could not read; the backup goes on. */
+  readonly onWarning?: (message: string) => void;
+}
+
+export interface BackupProgress {
+  readonly files: number;
+  readonly bytesRead: number;
+  readonly bytesSkipped: number;
+  readonly bytesAdded: number;
+  readonly currentPath: string;
+}
+
+export interface BackupResult {
+  readonly pointId: string;
+  readonly series: string;
+  readonly parentId: string | null;
+  readonly stats: PointStats;
+  readonly keySource: string;
+}
+
+interface RunKeys {
+  readonly encryption: 'none' | 'password';
+  readonly cipher: ObjectCipher;
+  readonly dek?: Uint8Array;
+  readonly passwordKeys?: PasswordKeys;
+  readonly salt?: Uint8Array;
+  readonly kdf?: KdfParams;
+  readonly masterSecret?: Uint8Array;
+  readonly series: SeriesContext;
+  readonly parentRuns: readonly string[];
+  readonly parentDataKeys: ReadonlyMap<string, Uint8Array>;
+  readonly keySource: string;
+}
+
+/** Fixed-size buffers reused for chunks in flight: fresh memory is expensive on the hot path. */
+class ChunkBufferPool {
+  private readonly free: Uint8Array[] = [];
+  private readonly waiters: ((buffer: Uint8Array) => void)[] = [];
+  failure: unknown;
+
+  constructor(count: number, sizeBytes: number) {
+    for (let i = 0; i < count; i++) this.free.push(new Uint8Array(sizeBytes));
+  }
+
+  acquire(): Promise<Uint8Array> {
+    const buffer = this.free.pop();
+    return buffer ? Promise.resolve(buffer) : new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  release(buffer: Uint8Array): void {
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(buffer);
+    else this.free.push(buffer);
+  }
+}
+
+export async function backup(repo: Repository, source: Source, options: BackupOptions): Promise<BackupResult> {
+  const startedAt = Date.now();
+  checkSeriesName(options.series);
+  const parent = (await repo.listPoints(options.series)).at(-1);
+  checkEncryptionMatches(parent, options);
+  const unlockedParent = parent ? await repo.unlock(parent, options.resolver) : undefined;
+  const keys = await runKeys(repo, unlockedParent, options);
+  const parentIndex = unlockedParent ? await repo.readIndex(unlockedParent) : new Map<string, IndexEntry>();
+  const parentFiles = new Map<string, ManifestEntry>();
+  if (unlockedParent) {
+    for (const entry of (await repo.readManifest(unlockedParent)).entries) parentFiles.set(entry.path, entry);
+  }
+
+  const runId = randomId();
+  const pointId = randomId();
+  const newIndex = new Map<string, IndexEntry>();
+  const pendingIds = new Set<string>();
+  const { chunker, chunkId } = keys.series;
+  const maxChunk = chunker.params.maxBytes;
+  const concurrency = Math.max(1, options.concurrency ?? 4);
+  const pool = new ChunkBufferPool(concurrency + 1, maxChunk);
+  const inflight = new Set<Promise<void>>();
+  let counter = 0;
+  let pack = new PackBuilder();
+  let packId = randomId();
+  let packWrite: Promise<void> = Promise.resolve();
+  const stats = { files: 0, dirs: 0, symlinks: 0, bytes: 0, filesNew: 0, filesChanged: 0, filesUnchanged: 0, bytesRead: 0, bytesAdded: 0, chunksNew: 0 };
+  let bytesSkipped = 0;
+
+  const put = async (key: string, data: Uint8Array): Promise<void> => {
+    if (await repo.storage.put(key, data)) stats.bytesAdded += data.length;
+  };
+
+  const flushPack = async (): Promise<void> => {
+    if (pack.blobCount === 0) return;
+    const bytes = pack.bytes();
+    const key = packKey(packId);
+    pack = new PackBuilder();
+    packId = randomId();
+    // One pack write in flight at a time: overlaps I/O with compute, bounds memory.
+    await packWrite;
+    packWrite = put(key, bytes);
+    packWrite.catch(() => undefined);
+  };
+
+  const storeChunk = async (buffer: Uint8Array, length: number, chunks: string[], slot: number): Promise<void> => {
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        pool.release(buffer);
+      }
+    };
+    try {
+      const data = buffer.subarray(0, length);
+      const idBytes = await chunkId(data);
+      const id = toHex(idBytes);
+      chunks[slot] = id;
+      if (parentIndex.has(id) || newIndex.has(id) || pendingIds.has(id)) return;
+      pendingIds.add(id);
+      const { codec, payload } = compressChunk(repo.zstd, data, options.compressionLevel);
+      // sealChunk copies its input before its first await (WebCrypto semantics), so the
+      // buffer can go back to the pool as soon as the call has started.
+      const sealing = sealChunk(keys.cipher, counter++, idBytes, codec, length, payload);
+      release();
+      const blob = await sealing;
+      const offset = pack.add(blob);
+      newIndex.set(id, { packId, offset, length: blob.length, rawLength: length, codec, runId });
+      pendingIds.delete(id);
+      stats.chunksNew++;
+      if (pack.sizeBytes >= repo.config.packTargetBytes) await flushPack();
+    } finally {
+      release();
+    }
+  };
+
+  const launch = (task: Promise<void>): void => {
+    const tracked = task.then(
+      () => void inflight.delete(tracked),
+      (error) => {
+        inflight.delete(tracked);
+        pool.failure ??= error;
+      },
+    );
+    inflight.add(tracked);
+  };
+
+  const readBuffer = new Uint8Array(maxChunk * 2);
+
+  const backupFile = async (entry: SourceEntry, chunks: string[]): Promise<void> => {
+    const reader = await entry.open!();
+    try {
+      let start = 0;
+      let end = 0;
+      let isEnd = false;
+      let slot = 0;
+      for (;;) {
+        while (!isEnd && end - start < maxChunk) {
+          if (end === readBuffer.length) {
+            readBuffer.copyWithin(0, start, end);
+            end -= start;
+            start = 0;
+          }
+          const n = await reader.read(readBuffer.subarray(end));
+          if (n === 0) isEnd = true;
+          end += n;
+          stats.bytesRead += n;
+        }
+        if (end === start) break;
+        const cut = chunker.nextCut(readBuffer, start, end, isEnd);
+        const buffer = await pool.acquire();
+        if (pool.failure !== undefined) {
+          pool.release(buffer);
+          throw pool.failure;
+        }
+        buffer.set(readBuffer.subarray(start, start + cut));
+        start += cut;
+        launch(storeChunk(buffer, cut, chunks, slot++));
+      }
+    } finally {
+      await reader.close();
+    }
+  };
+
+  const entries: ManifestEntry[] = [];
+  const fileChunks: { entry: { chunks?: readonly string[] }; chunks: string[] }[] = [];
+  for await (const entry of source.entries()) {
+    if (pool.failure !== undefined) throw pool.failure;
+    const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size };
+    if (entry.type === 'dir') {
+      stats.dirs++;
+      entries.push(base);
+      continue;
+    }
+    if (entry.type === 'symlink') {
+      stats.symlinks++;
+      entries.push({ ...base, target: entry.target! });
+      continue;
+    }
+    stats.files++;
+    const previous = parentFiles.get(entry.path);
+    const isUnchanged = previous !== undefined && previous.type === 'file' && previous.size === entry.size &&
+      previous.mtimeMs === entry.mtimeMs && previous.inode === entry.inode && entry.inode !== undefined &&
+      (previous.chunks ?? []).every((id) => parentIndex.has(id));
+    if (isUnchanged) {
+      stats.filesUnchanged++;
+      bytesSkipped += entry.size;
+      entries.push({ ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks: previous.chunks! });
+    } else {
+      if (previous === undefined) stats.filesNew++;
+      else stats.filesChanged++;
+      const chunks: string[] = [];
+      const manifestEntry = { ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks };
+      entries.push(manifestEntry);
+      const before = stats.bytesRead;
+      try {
+        await backupFile(entry, chunks);
+      } catch (error) {
+        if (error instanceof BunkerError || pool.failure !== undefined) throw error;
+        // The file vanished or became unreadable between listing and reading.
+        options.onWarning?.(`could not read ${entry.path}: ${error instanceof Error ? error.message : String(error)}; skipped`);
+        entries.pop();
+        stats.files--;
+        continue;
+      }
+      // A file that changed size while being read is recorded with what was read.
+      const readBytes = stats.bytesRead - before;
+      if (readBytes !== entry.size) {
+        options.onWarning?.(`${entry.path} changed while it was read (${entry.size} → ${readBytes} bytes)`);
+        entries[entries.length - 1] = { ...manifestEntry, size: readBytes };
+      }
+      fileChunks.push({ entry: manifestEntry, chunks });
+    }
+    stats.bytes += entries[entries.length - 1]!.size;
+    options.onProgress?.({ files: stats.files, bytesRead: stats.bytesRead, bytesSkipped, bytesAdded: stats.bytesAdded, currentPath: entry.path });
+  }
+  while (inflight.size > 0) await Promise.race(inflight);
+  if (pool.failure !== undefined) throw pool.failure;
+  await flushPack();
+  await packWrite;
+
+  // Index, manifest, FSI, then the point: the commit.
+  const runIndex = encodeRunIndex(newIndex);
+  await put(indexKey(runId), await sealStream(keys.cipher, 'index', runId, repo.zstd.compress(runIndex, 3), 1));
+  const manifestBytes = await sealStream(keys.cipher, 'manifest', pointId, repo.zstd.compress(encodeManifest({ header: { version: 1, sources: source.sources, host: source.host }, entries }), 3), 1);
+  await put(`trees/${pointId}`, manifestBytes);
+  let fsiRef: PointBody['fsi'] = null;
+  if (options.fsi !== false) {
+    const fsiBytes = await sealStream(keys.cipher, 'fsi', pointId, repo.zstd.compress(encodeFsi(fsiFromManifest(entries)), 3), 1);
+    await put(`fsi/${pointId}`, fsiBytes);
+    fsiRef = { key: `fsi/${pointId}`, sizeBytes: fsiBytes.length };
+  }
+  const runs = [...keys.parentRuns, runId];
+  const finalStats: PointStats = { ...stats, durationMs: Date.now() - startedAt };
+  const body: PointBody = {
+    id: pointId,
+    series: options.series,
+    createdAt: new Date().toISOString(),
+    parent: parent?.body.id ?? null,
+    run: runId,
+    runs,
+    encryption: await pointEncryption(keys, pointId, runId, runs),
+    manifest: { key: `trees/${pointId}`, sizeBytes: manifestBytes.length },
+    fsi: fsiRef,
+    stats: finalStats,
+  };
+  const document = await encodeDocument(POINT_MAGIC, POINT_VERSION, body, keys.passwordKeys?.pointMacKey);
+  if (!(await repo.storage.put(pointKey(pointId), document))) throw new Error('internal error: point id collision');
+  return { pointId, series: options.series, parentId: body.parent, stats: finalStats, keySource: keys.keySource };
+}
+
+export function checkSeriesName(name: string): void {
+  if (!/^[A-Za-z0-9._@:+-][A-Za-z0-9._@:+ -]{0,127}$/.test(name)) {
+    throw new BunkerError('USAGE', `backup name ${JSON.stringify(name)} is invalid: use 1-128 letters, digits, spaces and . _ @ : + -`);
+  }
+}
+
+function checkEncryptionMatches(parent: PointRecord | undefined, options: BackupOptions): void {
+  if (parent !== undefined && (parent.body.encryption !== null) !== options.encrypt) {
+    throw new BunkerError('USAGE', `backup "${options.series}" is ${parent.body.encryption ? 'encrypted' : 'unencrypted'}; ` +
+      `its points cannot switch (use another --name for ${options.encrypt ? 'an encrypted' : 'an unencrypted'} backup)`);
+  }
+}
+
+async function runKeys(repo: Repository, parent: UnlockedPoint | undefined, options: BackupOptions): Promise<RunKeys> {
+  if (!options.encrypt) {
+    return { encryption: 'none', cipher: checksumCipher, series: await seriesContext(repo.config, undefined), parentRuns: parent?.record.body.runs ?? [], parentDataKeys: new Map(), keySource: 'none' };
+  }
+  if (options.resolver === undefined) throw new Error('internal error: encrypted backup without a key resolver');
+  const dek = newSecretKey();
+  if (parent !== undefined) {
+    return {
+      encryption: 'password', cipher: await aesGcmCipher(dek), dek,
+      passwordKeys: parent.passwordKeys!, salt: parent.record.salt!, kdf: parent.record.body.encryption!.kdf, masterSecret: parent.masterSecret!,
+      series: parent.series, parentRuns: parent.record.body.runs, parentDataKeys: parent.dataKeys, keySource: parent.keySource,
+    };
+  }
+  const password = await options.resolver.newPassword(options.series);
+  const salt = randomBytes(SALT_BYTES);
+  const kdf = options.kdf ?? DEFAULT_KDF_PARAMS;
+  const hash = await derivePasswordHash(password, salt, kdf);
+  const passwordKeys = await derivePasswordKeys(hash);
+  options.resolver.remember(salt, kdf, passwordKeys.verifier, hash, passwordKeys);
+  const masterSecret = newSecretKey();
+  return {
+    encryption: 'password', cipher: await aesGcmCipher(dek), dek, passwordKeys, salt, kdf, masterSecret,
+    series: await seriesContext(repo.config, masterSecret), parentRuns: [], parentDataKeys: new Map(), keySource: 'password',
+  };
+}
+
+async function pointEncryption(keys: RunKeys, pointId: string, runId: string, runs: readonly string[]): Promise<PointEncryption | null> {
+  if (keys.encryption === 'none') return null;
+  const kek = keys.passwordKeys!.kek;
+  const wrapped: string[] = [];
+  for (const run of runs) {
+    const dek = run === runId ? keys.dek! : keys.parentDataKeys.get(run);
+    if (dek === undefined) throw new Error('internal error: missing data key for a parent run');
+    wrapped.push(toBase64(await wrapKey(kek, 'dek', pointId, run, dek)));
+  }
+  return {
+    kdf: keys.kdf!,
+    salt: toBase64(keys.salt!),
+    verifier: toBase64(keys.passwordKeys!.verifier),
+    master: toBase64(await wrapKey(kek, 'master', pointId, runId, keys.masterSecret!)),
+    keys: wrapped,
+  };
+}

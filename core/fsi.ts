@@ -1,0 +1,55 @@
+/**
+ * The file-system index (FORMAT.md §10): a compact listing of one point (path, type, size,
+ * mtime) without chunk lists, so browsing and `find` across many points read little.
+ * Stored at `fsi/<point id>` as a STREAM object (kind fsi) under the run's DEK; plaintext
+ * is zstd-compressed NDJSON arrays: [path, type, size, mtimeMs].
+ */
+import { BunkerError } from './errors.ts';
+import { fromUtf8, utf8 } from './format/bytes.ts';
+import { checkEntryPath, type EntryType, type ManifestEntry } from './manifest.ts';
+
+export interface FsiEntry {
+  readonly path: string;
+  readonly type: EntryType;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+const TYPE_CODES: Record<EntryType, string> = { file: 'f', dir: 'd', symlink: 'l' };
+const CODE_TYPES: Record<string, EntryType> = { f: 'file', d: 'dir', l: 'symlink' };
+
+export function fsiFromManifest(entries: readonly ManifestEntry[]): FsiEntry[] {
+  return entries.map(({ path, type, size, mtimeMs }) => ({ path, type, size, mtimeMs }));
+}
+
+export function encodeFsi(entries: readonly FsiEntry[]): Uint8Array {
+  let text = '';
+  for (const e of entries) text += JSON.stringify([e.path, TYPE_CODES[e.type], e.size, e.mtimeMs]) + '\n';
+  return utf8(text);
+}
+
+export function parseFsi(bytes: Uint8Array, objectName: string): FsiEntry[] {
+  const damaged = (): never => {
+    throw new BunkerError('TAMPERED', `${objectName} is malformed`, { object: objectName });
+  };
+  let text = '';
+  try {
+    text = fromUtf8(bytes);
+  } catch {
+    damaged();
+  }
+  const out: FsiEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      damaged();
+    }
+    if (!Array.isArray(row) || row.length !== 4 || CODE_TYPES[row[1]] === undefined || typeof row[2] !== 'number' || typeof row[3] !== 'number') damaged();
+    const [path, code, size, mtimeMs] = row as [string, string, number, number];
+    out.push({ path: checkEntryPath(path, objectName), type: CODE_TYPES[code]!, size, mtimeMs });
+  }
+  return out;
+}

@@ -1,0 +1,143 @@
+/**
+ * The manifest (FORMAT.md §9): the file tree of one recovery point and each file's chunks.
+ * Stored at `trees/<point id>` as a STREAM object (kind manifest) under the run's DEK;
+ * plaintext is zstd-compressed NDJSON: a header line, then one entry per line, every
+ * directory before its contents.
+ */
+import { BunkerError } from './errors.ts';
+import { fromUtf8, utf8 } from './format/bytes.ts';
+
+export const MANIFEST_VERSION = 1;
+export const MAX_PATH_BYTES = 4096;
+
+export type EntryType = 'file' | 'dir' | 'symlink';
+
+export interface ManifestEntry {
+  /** Relative, '/'-separated; see checkEntryPath. */
+  readonly path: string;
+  readonly type: EntryType;
+  /** Permission bits (0..0o7777). */
+  readonly mode: number;
+  readonly mtimeMs: number;
+  readonly size: number;
+  /** File identity as the source saw it, for change detection on the next run. */
+  readonly inode?: number;
+  /** Chunk ids (hex), in order; files only. */
+  readonly chunks?: readonly string[];
+  /** Link target, verbatim; symlinks only. */
+  readonly target?: string;
+}
+
+export interface ManifestHeader {
+  readonly version: number;
+  /** The source paths as given on the command line. */
+  readonly sources: readonly string[];
+  readonly host: string;
+}
+
+export interface Manifest {
+  readonly header: ManifestHeader;
+  readonly entries: readonly ManifestEntry[];
+}
+
+/**
+ * A manifest path is confined to the restore target: relative, no empty, '.' or '..'
+ * components, no NUL, bounded length. Checked on every parse, because a manifest is input.
+ */
+export function checkEntryPath(path: unknown, objectName = 'manifest'): string {
+  const bad = (why: string): never => {
+    throw new BunkerError('UNSAFE_PATH', `${objectName} holds an unsafe path ${JSON.stringify(String(path)).slice(0, 200)} (${why}); refusing to restore it`, { object: objectName });
+  };
+  if (typeof path !== 'string' || path.length === 0) return bad('empty');
+  if (utf8(path).length > MAX_PATH_BYTES) bad('too long');
+  if (path.startsWith('/')) bad('absolute');
+  if (path.includes('\0')) bad('NUL byte');
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.' || part === '..') bad(part === '..' ? 'parent reference' : 'empty component');
+  }
+  return path;
+}
+
+export function parentPath(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash === -1 ? '' : path.slice(0, slash);
+}
+
+export function encodeManifest(manifest: Manifest): Uint8Array {
+  const lines = [JSON.stringify(manifest.header)];
+  for (const entry of manifest.entries) lines.push(JSON.stringify(entry));
+  return utf8(lines.join('\n') + '\n');
+}
+
+const isUint = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
+/**
+ * Parses and validates a manifest: safe unique paths, every parent a directory listed
+ * before its children, well-formed fields. Anything else is refused before a byte is restored.
+ */
+export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
+  const damaged = (why: string): never => {
+    throw new BunkerError('TAMPERED', `${objectName} is malformed (${why})`, { object: objectName });
+  };
+  let lines: string[];
+  try {
+    lines = fromUtf8(bytes).split('\n');
+  } catch {
+    return damaged('not UTF-8');
+  }
+  if (lines.pop() !== '') damaged('missing final newline');
+  const parse = (line: string): Record<string, unknown> => {
+    try {
+      const value = JSON.parse(line);
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
+    } catch {
+      // fall through
+    }
+    return damaged('invalid JSON line');
+  };
+  const head = parse(lines[0] ?? '');
+  if (head.version !== MANIFEST_VERSION) {
+    throw new BunkerError('UNSUPPORTED_VERSION', `${objectName} has manifest version ${String(head.version)}; this bunker reads ${MANIFEST_VERSION}`, { object: objectName });
+  }
+  const header: ManifestHeader = {
+    version: MANIFEST_VERSION,
+    sources: Array.isArray(head.sources) ? head.sources.map(String) : [],
+    host: String(head.host ?? ''),
+  };
+  const types = new Map<string, EntryType>();
+  const entries: ManifestEntry[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const raw = parse(lines[i]!);
+    const path = checkEntryPath(raw.path, objectName);
+    if (types.has(path)) damaged(`duplicate path ${JSON.stringify(path)}`);
+    const parent = parentPath(path);
+    if (parent !== '' && types.get(parent) !== 'dir') {
+      throw new BunkerError('UNSAFE_PATH', `${objectName} places ${JSON.stringify(path)} under something that is not a directory; refusing to restore it`, { object: objectName });
+    }
+    const type = raw.type;
+    if (type !== 'file' && type !== 'dir' && type !== 'symlink') return damaged(`bad type for ${JSON.stringify(path)}`);
+    if (!isUint(raw.mode) || raw.mode > 0o7777 || typeof raw.mtimeMs !== 'number' || !Number.isFinite(raw.mtimeMs) || !isUint(raw.size)) {
+      damaged(`bad attributes for ${JSON.stringify(path)}`);
+    }
+    const entry: { -readonly [K in keyof ManifestEntry]: ManifestEntry[K] } = {
+      path,
+      type,
+      mode: raw.mode as number,
+      mtimeMs: raw.mtimeMs as number,
+      size: raw.size as number,
+    };
+    if (isUint(raw.inode)) entry.inode = raw.inode;
+    if (type === 'file') {
+      if (!Array.isArray(raw.chunks) || !raw.chunks.every((c) => typeof c === 'string' && /^[0-9a-f]{64}$/.test(c))) {
+        damaged(`bad chunk list for ${JSON.stringify(path)}`);
+      }
+      entry.chunks = raw.chunks as string[];
+    } else if (type === 'symlink') {
+      if (typeof raw.target !== 'string' || raw.target.length === 0 || raw.target.includes('\0')) damaged(`bad link target for ${JSON.stringify(path)}`);
+      entry.target = raw.target as string;
+    }
+    types.set(path, type);
+    entries.push(entry);
+  }
+  return { header, entries };
+}

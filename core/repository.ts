@@ -1,0 +1,208 @@
+/**
+ * A repository: its config, its recovery points, and unlocking a point's keys.
+ * Everything here reads; writing a point is core/backup.ts.
+ */
+import { Chunker, gearTable } from './chunker.ts';
+import { chunkIdFunction, type ChunkIdFunction } from './chunk-id.ts';
+import { aesGcmCipher, checksumCipher, type ObjectCipher } from './crypto/cipher.ts';
+import { deriveSeriesKeys, type PasswordKeys, publicGearSeed, unwrapKey } from './crypto/keys.ts';
+import { openStream } from './crypto/stream.ts';
+import { BunkerError, isBunkerError } from './errors.ts';
+import { type FsiEntry, parseFsi } from './fsi.ts';
+import type { KeyResolver, KeySource } from './key-resolver.ts';
+import { type Manifest, parseManifest } from './manifest.ts';
+import { CONFIG_KEY, encodeConfig, newRepositoryConfig, parseConfig, type RepositoryConfig } from './repo/config.ts';
+import { verifyDocumentMac } from './format/document.ts';
+import { parsePoint, pointKey, type PointRecord } from './repo/recovery-point.ts';
+import { type IndexEntry, indexKey, parseRunIndex } from './repo/run-index.ts';
+import type { Storage } from './storage/storage.ts';
+import { ZstdCodec } from '../wasm/mod.ts';
+
+export interface UnlockedPoint {
+  readonly record: PointRecord;
+  readonly id: string;
+  /** The run's own cipher (manifest, FSI, its index). */
+  readonly cipher: ObjectCipher;
+  /** Cipher for each run in the key table. */
+  readonly runCiphers: ReadonlyMap<string, ObjectCipher>;
+  /** Series secrets, for a backup continuing the series. */
+  readonly series: SeriesContext;
+  readonly keySource: KeySource | 'none';
+  readonly passwordKeys?: PasswordKeys;
+  readonly passwordHash?: Uint8Array;
+  readonly masterSecret?: Uint8Array;
+  readonly dataKeys: ReadonlyMap<string, Uint8Array>;
+}
+
+export interface SeriesContext {
+  readonly chunker: Chunker;
+  readonly chunkId: ChunkIdFunction;
+}
+
+export async function seriesContext(config: RepositoryConfig, masterSecret: Uint8Array | undefined): Promise<SeriesContext> {
+  if (masterSecret === undefined) {
+    return { chunker: new Chunker(config.chunker, gearTable(await publicGearSeed())), chunkId: await chunkIdFunction(config.chunkIdAlgorithm, undefined) };
+  }
+  const keys = await deriveSeriesKeys(masterSecret);
+  return { chunker: new Chunker(config.chunker, gearTable(keys.gearSeed)), chunkId: await chunkIdFunction(config.chunkIdAlgorithm, keys.chunkIdKey) };
+}
+
+export class Repository {
+  readonly storage: Storage;
+  readonly config: RepositoryConfig;
+  readonly zstd = new ZstdCodec();
+
+  private constructor(storage: Storage, config: RepositoryConfig) {
+    this.storage = storage;
+    this.config = config;
+  }
+
+  /** Creates a repository; ALREADY_EXISTS if one is there. */
+  static async init(storage: Storage, options: Parameters<typeof newRepositoryConfig>[0] = {}): Promise<Repository> {
+    const config = newRepositoryConfig(options);
+    if (!(await storage.put(CONFIG_KEY, await encodeConfig(config)))) {
+      throw new BunkerError('ALREADY_EXISTS', `a repository already exists at ${storage.location}`);
+    }
+    return new Repository(storage, config);
+  }
+
+  static async open(storage: Storage): Promise<Repository> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await storage.get(CONFIG_KEY);
+    } catch (error) {
+      if (isBunkerError(error, 'NOT_FOUND')) {
+        throw new BunkerError('NOT_FOUND', `no repository at ${storage.location} (run "bunker init" or back up to create one)`, { object: CONFIG_KEY });
+      }
+      throw error;
+    }
+    return new Repository(storage, await parseConfig(bytes));
+  }
+
+  static async exists(storage: Storage): Promise<boolean> {
+    return storage.has(CONFIG_KEY);
+  }
+
+  async pointIds(): Promise<string[]> {
+    return (await this.storage.list('points/')).map((key) => key.slice('points/'.length)).filter((id) => /^[0-9a-f]{64}$/.test(id));
+  }
+
+  async readPoint(id: string): Promise<PointRecord> {
+    return parsePoint(await this.storage.get(pointKey(id)), id);
+  }
+
+  /** All points, oldest first. A damaged point throws; use `listPointsTolerant` to keep going. */
+  async listPoints(series?: string): Promise<PointRecord[]> {
+    const points = await Promise.all((await this.pointIds()).map((id) => this.readPoint(id)));
+    return points.filter((p) => series === undefined || p.body.series === series).sort(byTime);
+  }
+
+  async listPointsTolerant(): Promise<{ points: PointRecord[]; errors: { id: string; error: BunkerError }[] }> {
+    const points: PointRecord[] = [];
+    const errors: { id: string; error: BunkerError }[] = [];
+    for (const id of await this.pointIds()) {
+      try {
+        points.push(await this.readPoint(id));
+      } catch (error) {
+        if (!(error instanceof BunkerError)) throw error;
+        errors.push({ id, error });
+      }
+    }
+    return { points: points.sort(byTime), errors };
+  }
+
+  /** POINT is a full id, a unique prefix (4+ hex), or "latest" (of `series` when given). */
+  async resolvePoint(ref: string, series?: string): Promise<PointRecord> {
+    if (ref === 'latest') {
+      const points = await this.listPoints(series);
+      const last = points[points.length - 1];
+      if (!last) throw new BunkerError('NOT_FOUND', series === undefined ? 'the repository has no recovery points' : `no recovery points named "${series}"`);
+      return last;
+    }
+    if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new BunkerError('USAGE', `"${ref}" is not a point id, id prefix (4+ hex digits) or "latest"`);
+    const matches = (await this.pointIds()).filter((id) => id.startsWith(ref));
+    if (matches.length === 0) throw new BunkerError('NOT_FOUND', `no recovery point ${ref}`);
+    if (matches.length > 1) throw new BunkerError('AMBIGUOUS', `point id prefix ${ref} matches ${matches.length} points; give more digits`);
+    return this.readPoint(matches[0]!);
+  }
+
+  /** Finds the keys of a point: verifier (WRONG_PASSWORD), MAC and key table (TAMPERED). */
+  async unlock(record: PointRecord, resolver: KeyResolver | undefined): Promise<UnlockedPoint> {
+    const body = record.body;
+    const object = pointKey(body.id);
+    if (body.encryption === null) {
+      const runCiphers = new Map(body.runs.map((run) => [run, checksumCipher] as const));
+      return { record, id: body.id, cipher: checksumCipher, runCiphers, series: await seriesContext(this.config, undefined), keySource: 'none', dataKeys: new Map() };
+    }
+    if (resolver === undefined) throw new BunkerError('PASSWORD_REQUIRED', `backup "${body.series}" is encrypted: a password is needed`);
+    const resolved = await resolver.resolve({ series: body.series, pointId: body.id, salt: record.salt!, kdf: body.encryption.kdf, verifier: record.verifier! });
+    const tampered = (what: string): never => {
+      throw new BunkerError('TAMPERED', `${object}: ${what} failed authentication`, { object });
+    };
+    if (!(await verifyDocumentMac(record.document, resolved.keys.pointMacKey))) tampered('the metadata');
+    const master = await unwrapKey(resolved.keys.kek, 'master', body.id, body.run, record.wrappedMaster!);
+    if (master === undefined) return tampered('the master key');
+    const dataKeys = new Map<string, Uint8Array>();
+    const runCiphers = new Map<string, ObjectCipher>();
+    for (let i = 0; i < body.runs.length; i++) {
+      const run = body.runs[i]!;
+      const dek = await unwrapKey(resolved.keys.kek, 'dek', body.id, run, record.wrappedKeys![i]!);
+      if (dek === undefined) return tampered(`the key of run ${run.slice(0, 12)}`);
+      dataKeys.set(run, dek);
+      runCiphers.set(run, await aesGcmCipher(dek));
+    }
+    return {
+      record,
+      id: body.id,
+      cipher: runCiphers.get(body.run)!,
+      runCiphers,
+      series: await seriesContext(this.config, master),
+      keySource: resolved.source,
+      passwordKeys: resolved.keys,
+      passwordHash: resolved.hash,
+      masterSecret: master,
+      dataKeys,
+    };
+  }
+
+  /** Reads a STREAM object: authenticated, then zstd-decoded when its codec says so. */
+  async readStreamObject(cipher: ObjectCipher, kind: 'manifest' | 'fsi' | 'index', objectId: string, key: string): Promise<Uint8Array> {
+    const { plaintext, codec } = await openStream(cipher, kind, objectId, await this.storage.get(key), key);
+    if (codec === 0) return plaintext;
+    const size = this.zstd.frameContentSize(plaintext);
+    if (size < 0 || size > 1 << 30) throw new BunkerError('TAMPERED', `${key} has an invalid compressed body`, { object: key });
+    try {
+      return this.zstd.decompress(plaintext, size);
+    } catch {
+      throw new BunkerError('TAMPERED', `${key} has an invalid compressed body`, { object: key });
+    }
+  }
+
+  async readManifest(point: UnlockedPoint): Promise<Manifest> {
+    const key = point.record.body.manifest.key;
+    if (key !== `trees/${point.id}`) throw new BunkerError('TAMPERED', `${pointKey(point.id)} references a foreign manifest`, { object: pointKey(point.id) });
+    return parseManifest(await this.readStreamObject(point.cipher, 'manifest', point.id, key), key);
+  }
+
+  async readFsi(point: UnlockedPoint): Promise<FsiEntry[] | undefined> {
+    const ref = point.record.body.fsi;
+    if (ref === null) return undefined;
+    const key = `fsi/${point.id}`;
+    if (ref.key !== key) throw new BunkerError('TAMPERED', `${pointKey(point.id)} references a foreign FSI`, { object: pointKey(point.id) });
+    return parseFsi(await this.readStreamObject(point.cipher, 'fsi', point.id, key), key);
+  }
+
+  /** The chunk index of every run in the point's key table. */
+  async readIndex(point: UnlockedPoint): Promise<Map<string, IndexEntry>> {
+    const index = new Map<string, IndexEntry>();
+    for (const run of point.record.body.runs) {
+      const bytes = await this.readStreamObject(point.runCiphers.get(run)!, 'index', run, indexKey(run));
+      parseRunIndex(bytes, run, index);
+    }
+    return index;
+  }
+}
+
+function byTime(a: PointRecord, b: PointRecord): number {
+  return a.body.createdAt < b.body.createdAt ? -1 : a.body.createdAt > b.body.createdAt ? 1 : a.body.id < b.body.id ? -1 : 1;
+}

@@ -1,0 +1,215 @@
+/**
+ * Restore: point → manifest → index → packs (read in coalesced ranges, decrypted
+ * concurrently, verified) → files, in manifest order, written through a RestoreSink.
+ * Nothing is trusted before it authenticates; the sink stages output and only moves it
+ * into place when the whole restore succeeded.
+ */
+import { BunkerError } from './errors.ts';
+import { fromHex } from './format/bytes.ts';
+import { type Manifest, type ManifestEntry, parentPath } from './manifest.ts';
+import { openChunk, packKey } from './repo/pack.ts';
+import type { IndexEntry } from './repo/run-index.ts';
+import type { Repository, UnlockedPoint } from './repository.ts';
+
+/** Where restored entries go. core/host/fs-restore-sink.ts writes a directory; tests may collect in memory. */
+export interface RestoreSink {
+  /** Called once with every entry to be restored, before any data is read. */
+  begin(entries: readonly ManifestEntry[]): Promise<void>;
+  directory(entry: ManifestEntry): Promise<void>;
+  symlink(entry: ManifestEntry): Promise<void>;
+  /** Writes a file from its chunks, in order. */
+  file(entry: ManifestEntry, data: AsyncIterable<Uint8Array>): Promise<void>;
+  /** Everything was written and verified: make it visible. */
+  commit(): Promise<void>;
+  /** Something failed: remove everything written so far. */
+  abort(): Promise<void>;
+}
+
+export interface RestoreOptions {
+  /** Restore only these paths (and what is below them). */
+  readonly include?: readonly string[];
+  /** Chunks fetched and decrypted ahead of the writer (default 8). */
+  readonly concurrency?: number;
+  readonly onProgress?: (progress: RestoreProgress) => void;
+}
+
+export interface RestoreProgress {
+  readonly files: number;
+  readonly filesTotal: number;
+  readonly bytes: number;
+  readonly bytesTotal: number;
+  readonly currentPath: string;
+}
+
+export interface RestoreResult {
+  readonly files: number;
+  readonly dirs: number;
+  readonly symlinks: number;
+  readonly bytes: number;
+}
+
+/** Largest coalesced read from one pack. */
+const MAX_READ_BYTES = 16 * 1024 * 1024;
+
+export function selectEntries(manifest: Manifest, include: readonly string[] | undefined): ManifestEntry[] {
+  if (include === undefined || include.length === 0) return [...manifest.entries];
+  const wanted = include.map((p) => p.replace(/^\/+|\/+$/g, ''));
+  const byPath = new Map(manifest.entries.map((e) => [e.path, e]));
+  for (const path of wanted) {
+    if (path !== '' && !byPath.has(path)) throw new BunkerError('NOT_FOUND', `${JSON.stringify(path)} is not in this recovery point`);
+  }
+  const keep = new Set<string>();
+  for (const entry of manifest.entries) {
+    if (wanted.some((w) => w === '' || entry.path === w || entry.path.startsWith(w + '/'))) {
+      keep.add(entry.path);
+      for (let p = parentPath(entry.path); p !== '' && !keep.has(p); p = parentPath(p)) keep.add(p);
+    }
+  }
+  return manifest.entries.filter((e) => keep.has(e.path));
+}
+
+interface ChunkRef {
+  readonly id: string;
+  readonly entry: IndexEntry;
+}
+
+/** Chunk refs for the files, checked against the index before anything is read. */
+function planChunks(entries: readonly ManifestEntry[], index: ReadonlyMap<string, IndexEntry>, pointId: string): ChunkRef[] {
+  const refs: ChunkRef[] = [];
+  for (const entry of entries) {
+    if (entry.type !== 'file') continue;
+    let total = 0;
+    for (const id of entry.chunks ?? []) {
+      const found = index.get(id);
+      if (found === undefined) {
+        throw new BunkerError('CORRUPTED_POINT', `recovery point ${pointId.slice(0, 12)} is corrupted: chunk ${id.slice(0, 16)} of ${JSON.stringify(entry.path)} is in no index`, { object: `trees/${pointId}` });
+      }
+      total += found.rawLength;
+      refs.push({ id, entry: found });
+    }
+    if (total !== entry.size) {
+      throw new BunkerError('CORRUPTED_POINT', `recovery point ${pointId.slice(0, 12)} is corrupted: ${JSON.stringify(entry.path)} has ${entry.size} bytes but its chunks hold ${total}`, { object: `trees/${pointId}` });
+    }
+  }
+  return refs;
+}
+
+interface ReadUnit {
+  readonly packId: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly refs: ChunkRef[];
+}
+
+/** Merges consecutive chunks stored back to back in one pack into one read. */
+function coalesce(refs: readonly ChunkRef[]): ReadUnit[] {
+  const units: ReadUnit[] = [];
+  let current: { packId: string; offset: number; length: number; refs: ChunkRef[] } | undefined;
+  for (const ref of refs) {
+    const e = ref.entry;
+    if (current && current.packId === e.packId && current.offset + current.length === e.offset && current.length + e.length <= MAX_READ_BYTES) {
+      current.length += e.length;
+      current.refs.push(ref);
+    } else {
+      current = { packId: e.packId, offset: e.offset, length: e.length, refs: [ref] };
+      units.push(current);
+    }
+  }
+  return units;
+}
+
+/** Reads, authenticates and decompresses every chunk of `refs`, yielding plaintexts in order. */
+export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: readonly ChunkRef[], concurrency = 8): AsyncGenerator<Uint8Array> {
+  const units = coalesce(refs);
+  const load = async (unit: ReadUnit): Promise<Uint8Array[]> => {
+    const bytes = await repo.storage.getRange(packKey(unit.packId), unit.offset, unit.length);
+    return Promise.all(unit.refs.map(async (ref) => {
+      const e = ref.entry;
+      const cipher = point.runCiphers.get(e.runId);
+      if (cipher === undefined) throw new Error('internal error: index entry from a run outside the key table');
+      const start = e.offset - unit.offset;
+      const payload = await openChunk(cipher, bytes.subarray(start, start + e.length), fromHex(ref.id), e.codec, e.rawLength, e.packId);
+      if (e.codec === 0) {
+        if (payload.length !== e.rawLength) throw new BunkerError('TAMPERED', `chunk ${ref.id.slice(0, 16)} has the wrong length`, { object: packKey(e.packId) });
+        return payload;
+      }
+      try {
+        return repo.zstd.decompress(payload, e.rawLength);
+      } catch {
+        throw new BunkerError('TAMPERED', `chunk ${ref.id.slice(0, 16)} in ${packKey(e.packId)} does not decompress to its recorded size`, { object: packKey(e.packId) });
+      }
+    }));
+  };
+  const window: Promise<Uint8Array[]>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (next < units.length && window.length < concurrency) {
+      const promise = load(units[next++]!);
+      promise.catch(() => undefined); // surfaced when awaited in order
+      window.push(promise);
+    }
+  };
+  fill();
+  while (window.length > 0) {
+    const chunks = await window.shift()!;
+    fill();
+    yield* chunks;
+  }
+}
+
+export async function restore(repo: Repository, point: UnlockedPoint, sink: RestoreSink, options: RestoreOptions = {}): Promise<RestoreResult> {
+  const manifest = await repo.readManifest(point);
+  const entries = selectEntries(manifest, options.include);
+  const index = await repo.readIndex(point);
+  const refs = planChunks(entries, index, point.id);
+  const result = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
+  const filesTotal = entries.filter((e) => e.type === 'file').length;
+  const bytesTotal = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
+  await sink.begin(entries);
+  try {
+    const chunks = readChunks(repo, point, refs, options.concurrency ?? 8);
+    for (const entry of entries) {
+      if (entry.type === 'dir') {
+        await sink.directory(entry);
+        result.dirs++;
+      } else if (entry.type === 'symlink') {
+        await sink.symlink(entry);
+        result.symlinks++;
+      } else {
+        const count = entry.chunks!.length;
+        const data = (async function* () {
+          for (let i = 0; i < count; i++) {
+            const next = await chunks.next();
+            if (next.done) throw new Error('internal error: chunk stream ended early');
+            result.bytes += next.value.length;
+            yield next.value;
+          }
+        })();
+        await sink.file(entry, data);
+        result.files++;
+        options.onProgress?.({ files: result.files, filesTotal, bytes: result.bytes, bytesTotal, currentPath: entry.path });
+      }
+    }
+    await sink.commit();
+  } catch (error) {
+    await sink.abort();
+    throw error;
+  }
+  return result;
+}
+
+/** Streams one file of a point to `write`, verified chunk by chunk. */
+export async function dumpFile(repo: Repository, point: UnlockedPoint, path: string, write: (chunk: Uint8Array) => Promise<void>): Promise<number> {
+  const manifest = await repo.readManifest(point);
+  const wanted = path.replace(/^\/+|\/+$/g, '');
+  const entry = manifest.entries.find((e) => e.path === wanted);
+  if (entry === undefined) throw new BunkerError('NOT_FOUND', `${JSON.stringify(path)} is not in this recovery point`);
+  if (entry.type !== 'file') throw new BunkerError('USAGE', `${JSON.stringify(path)} is a ${entry.type === 'dir' ? 'directory' : 'symbolic link'}, not a file`);
+  const refs = planChunks([entry], await repo.readIndex(point), point.id);
+  let bytes = 0;
+  for await (const chunk of readChunks(repo, point, refs)) {
+    await write(chunk);
+    bytes += chunk.length;
+  }
+  return bytes;
+}

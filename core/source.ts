@@ -1,0 +1,67 @@
+/**
+ * What a backup reads: a stream of entries in manifest order (each directory before its
+ * contents). The host supplies them (core/host/fs-source.ts); edge code can build one from
+ * a request body.
+ */
+import type { EntryType } from './manifest.ts';
+
+export interface FileReader {
+  /** Reads up to `into.length` bytes; 0 means end of file. */
+  read(into: Uint8Array): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface SourceEntry {
+  readonly path: string;
+  readonly type: EntryType;
+  readonly mode: number;
+  readonly mtimeMs: number;
+  readonly size: number;
+  readonly inode?: number;
+  readonly target?: string;
+  /** Files only. */
+  open?(): Promise<FileReader>;
+}
+
+export interface Source {
+  /** The paths as the user gave them (recorded in the manifest header). */
+  readonly sources: readonly string[];
+  readonly host: string;
+  entries(): AsyncIterable<SourceEntry>;
+}
+
+/** A FileReader over in-memory bytes (tests, edge). */
+export function bytesReader(bytes: Uint8Array): FileReader {
+  let offset = 0;
+  return {
+    async read(into) {
+      const n = Math.min(into.length, bytes.length - offset);
+      into.set(bytes.subarray(offset, offset + n));
+      offset += n;
+      return n;
+    },
+    async close() {},
+  };
+}
+
+/** A FileReader over a Web ReadableStream (stdin, request bodies). */
+export function streamReader(stream: ReadableStream<Uint8Array>): FileReader {
+  const reader = stream.getReader();
+  let pending: Uint8Array | undefined;
+  return {
+    async read(into) {
+      if (pending === undefined || pending.length === 0) {
+        const { done, value } = await reader.read();
+        if (done) return 0;
+        pending = value;
+      }
+      const n = Math.min(into.length, pending.length);
+      into.set(pending.subarray(0, n));
+      pending = pending.subarray(n);
+      return n;
+    },
+    async close() {
+      reader.releaseLock();
+    },
+  };
+}

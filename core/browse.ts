@@ -1,0 +1,46 @@
+/** Browsing and searching the file-system index of recovery points. */
+import picomatch from 'picomatch';
+import { BunkerError } from './errors.ts';
+import { type FsiEntry, fsiFromManifest } from './fsi.ts';
+import type { KeyResolver } from './key-resolver.ts';
+import type { Repository, UnlockedPoint } from './repository.ts';
+
+/** The point's listing: its FSI, or the manifest when the point was made with --no-fsi. */
+export async function pointListing(repo: Repository, point: UnlockedPoint): Promise<FsiEntry[]> {
+  return (await repo.readFsi(point)) ?? fsiFromManifest((await repo.readManifest(point)).entries);
+}
+
+/** Entries directly under `path` ('' for the top level), or the entry itself if it is not a directory. */
+export function listDirectory(listing: readonly FsiEntry[], path = ''): FsiEntry[] {
+  const dir = path.replace(/^\/+|\/+$/g, '');
+  if (dir !== '') {
+    const self = listing.find((e) => e.path === dir);
+    if (self === undefined) throw new BunkerError('NOT_FOUND', `${JSON.stringify(path)} is not in this recovery point`);
+    if (self.type !== 'dir') return [self];
+  }
+  const prefix = dir === '' ? '' : dir + '/';
+  return listing.filter((e) => e.path.startsWith(prefix) && e.path.length > prefix.length && !e.path.slice(prefix.length).includes('/'));
+}
+
+export interface FindMatch {
+  readonly pointId: string;
+  readonly series: string;
+  readonly createdAt: string;
+  readonly entry: FsiEntry;
+}
+
+/**
+ * Glob search over the FSI of every point (of `series`, when given). A pattern without '/'
+ * matches base names (`*.conf`); with '/', whole paths (`etc/**`).
+ */
+export async function findFiles(repo: Repository, pattern: string, options: { series?: string; resolver?: KeyResolver } = {}): Promise<FindMatch[]> {
+  const isMatch = picomatch(pattern, { dot: true, basename: !pattern.includes('/'), windows: false });
+  const matches: FindMatch[] = [];
+  for (const point of await repo.listPoints(options.series)) {
+    const unlocked = await repo.unlock(point, options.resolver);
+    for (const entry of await pointListing(repo, unlocked)) {
+      if (isMatch(entry.path)) matches.push({ pointId: point.body.id, series: point.body.series, createdAt: point.body.createdAt, entry });
+    }
+  }
+  return matches;
+}

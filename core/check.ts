@@ -1,0 +1,131 @@
+/**
+ * Repository check: every point parses and authenticates, every object it references is
+ * present, every chunk is in an index and its pack; with readData, every chunk is read,
+ * authenticated, decompressed and its id recomputed. Also lists unreferenced objects
+ * (left by interrupted runs), which are harmless and which prune removes.
+ */
+import { BunkerError } from './errors.ts';
+import { toHex } from './format/bytes.ts';
+import type { KeyResolver } from './key-resolver.ts';
+import { packKey } from './repo/pack.ts';
+import { pointKey } from './repo/recovery-point.ts';
+import { type IndexEntry, indexKey } from './repo/run-index.ts';
+import type { Repository } from './repository.ts';
+import { readChunks } from './restore.ts';
+
+export interface CheckProblem {
+  readonly code: string;
+  readonly object?: string;
+  readonly message: string;
+}
+
+export interface CheckReport {
+  readonly isOk: boolean;
+  readonly points: number;
+  readonly chunksChecked: number;
+  readonly bytesRead: number;
+  readonly problems: readonly CheckProblem[];
+  /** Objects no point references: the remains of interrupted runs. */
+  readonly unreferenced: readonly string[];
+}
+
+export interface CheckOptions {
+  readonly readData?: boolean;
+  readonly resolver?: KeyResolver;
+  readonly onProgress?: (message: string) => void;
+}
+
+export async function checkRepository(repo: Repository, options: CheckOptions = {}): Promise<CheckReport> {
+  const problems: CheckProblem[] = [];
+  const record = (error: unknown): void => {
+    if (!(error instanceof BunkerError)) throw error;
+    // Not a property of the repository: the caller must fix the password and rerun.
+    if (error.code === 'WRONG_PASSWORD' || error.code === 'PASSWORD_REQUIRED') throw error;
+    problems.push({ code: error.code, message: error.message, ...(error.object === undefined ? {} : { object: error.object }) });
+  };
+  const referenced = new Set<string>(['config']);
+  const { points, errors } = await repo.listPointsTolerant();
+  for (const { id, error } of errors) {
+    referenced.add(pointKey(id));
+    record(error);
+  }
+  let chunksChecked = 0;
+  let bytesRead = 0;
+  const checkedChunks = new Set<string>();
+  const packEnds = new Map<string, number>();
+  for (const point of points) {
+    const body = point.body;
+    referenced.add(pointKey(body.id));
+    referenced.add(body.manifest.key);
+    if (body.fsi) referenced.add(body.fsi.key);
+    for (const run of body.runs) referenced.add(indexKey(run));
+    options.onProgress?.(`checking point ${body.id.slice(0, 12)} (${body.series})`);
+    try {
+      const unlocked = await repo.unlock(point, options.resolver);
+      const manifest = await repo.readManifest(unlocked);
+      await repo.readFsi(unlocked);
+      const index = await repo.readIndex(unlocked);
+      for (const entry of index.values()) {
+        const key = packKey(entry.packId);
+        referenced.add(key);
+        packEnds.set(key, Math.max(packEnds.get(key) ?? 0, entry.offset + entry.length));
+      }
+      const refs: { id: string; entry: IndexEntry }[] = [];
+      for (const file of manifest.entries) {
+        for (const id of file.chunks ?? []) {
+          const entry = index.get(id);
+          if (entry === undefined) {
+            problems.push({ code: 'CORRUPTED_POINT', object: body.manifest.key, message: `chunk ${id.slice(0, 16)} of ${JSON.stringify(file.path)} is in no index` });
+          } else if (options.readData && !checkedChunks.has(id)) {
+            checkedChunks.add(id);
+            refs.push({ id, entry });
+          }
+        }
+      }
+      if (options.readData) {
+        const byPack = new Map<string, { id: string; entry: IndexEntry }[]>();
+        for (const ref of refs) byPack.set(ref.entry.packId, [...(byPack.get(ref.entry.packId) ?? []), ref]);
+        for (const group of byPack.values()) {
+          group.sort((a, b) => a.entry.offset - b.entry.offset);
+          const verify = async (batch: typeof group): Promise<void> => {
+            let i = 0;
+            for await (const plaintext of readChunks(repo, unlocked, batch)) {
+              const ref = batch[i++]!;
+              if (toHex(await unlocked.series.chunkId(plaintext)) !== ref.id) {
+                problems.push({ code: 'TAMPERED', object: packKey(ref.entry.packId), message: `chunk ${ref.id.slice(0, 16)} in ${packKey(ref.entry.packId)} does not match its id` });
+              }
+              chunksChecked++;
+              bytesRead += ref.entry.length;
+            }
+          };
+          try {
+            await verify(group);
+          } catch {
+            // Re-check one by one so every damaged chunk is named, not just the first.
+            for (const ref of group) {
+              try {
+                await verify([ref]);
+              } catch (error) {
+                record(error);
+              }
+            }
+          }
+        }
+      }
+    } catch (error) {
+      record(error);
+    }
+  }
+  for (const [key, end] of packEnds) {
+    try {
+      if (end > 0) await repo.storage.getRange(key, end - 1, 1);
+    } catch (error) {
+      record(error);
+    }
+  }
+  const unreferenced: string[] = [];
+  for (const prefix of ['points/', 'trees/', 'fsi/', 'index/', 'packs/']) {
+    for (const key of await repo.storage.list(prefix)) if (!referenced.has(key)) unreferenced.push(key);
+  }
+  return { isOk: problems.length === 0, points: points.length + errors.length, chunksChecked, bytesRead, problems, unreferenced };
+}

@@ -1,0 +1,124 @@
+/**
+ * Writes a restore into a directory. Everything is first written under a private staging
+ * directory inside the target; only when the whole restore verified does commit() move
+ * entries into place. Paths were validated by the manifest parser (relative, no '..');
+ * here no write ever goes through a symbolic link: files are created with O_EXCL|O_NOFOLLOW
+ * under directories we created, and existing directories in the target are lstat-checked.
+ */
+import { constants } from 'node:fs';
+import { chmod, lstat, lutimes, mkdir, open, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BunkerError } from '../errors.ts';
+import { randomId } from '../format/bytes.ts';
+import type { ManifestEntry } from '../manifest.ts';
+import type { RestoreSink } from '../restore.ts';
+
+function isErrno(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === code;
+}
+
+async function lstatOrUndefined(path: string) {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+export class DirectoryRestoreSink implements RestoreSink {
+  private readonly target: string;
+  private readonly staging: string;
+  private entries: readonly ManifestEntry[] = [];
+
+  constructor(target: string) {
+    this.target = target;
+    this.staging = join(target, `.bunker-restore-${randomId().slice(0, 16)}`);
+  }
+
+  private staged(path: string): string {
+    return join(this.staging, ...path.split('/'));
+  }
+
+  private final(path: string): string {
+    return join(this.target, ...path.split('/'));
+  }
+
+  async begin(entries: readonly ManifestEntry[]): Promise<void> {
+    this.entries = entries;
+    await mkdir(this.target, { recursive: true });
+    const st = await lstat(this.target);
+    if (!st.isDirectory()) throw new BunkerError('USAGE', `restore target ${this.target} is not a directory`);
+    // Refuse early, before reading any data, if the target holds something in the way.
+    for (const entry of entries) {
+      const existing = await lstatOrUndefined(this.final(entry.path));
+      if (existing === undefined) continue;
+      const isDirWanted = entry.type === 'dir';
+      if (isDirWanted !== existing.isDirectory() || existing.isSymbolicLink()) {
+        throw new BunkerError('ALREADY_EXISTS', `${this.final(entry.path)} already exists as a ${existing.isSymbolicLink() ? 'symbolic link' : existing.isDirectory() ? 'directory' : 'file'}; ` +
+          `move it away or restore into another --target`);
+      }
+    }
+    await mkdir(this.staging, { mode: 0o700 });
+  }
+
+  async directory(entry: ManifestEntry): Promise<void> {
+    await mkdir(this.staged(entry.path), { mode: 0o700 });
+  }
+
+  async symlink(entry: ManifestEntry): Promise<void> {
+    const path = this.staged(entry.path);
+    await symlink(entry.target!, path);
+    await lutimes(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000).catch(() => undefined);
+  }
+
+  async file(entry: ManifestEntry, data: AsyncIterable<Uint8Array>): Promise<void> {
+    const path = this.staged(entry.path);
+    const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      for await (const chunk of data) {
+        let done = 0;
+        while (done < chunk.length) done += (await handle.write(chunk, done, chunk.length - done)).bytesWritten;
+      }
+    } finally {
+      await handle.close();
+    }
+    await chmod(path, entry.mode);
+    await utimes(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+  }
+
+  async commit(): Promise<void> {
+    // Move top-down: a directory absent from the target moves whole with its subtree.
+    const moved = new Set<string>();
+    const isUnderMoved = (path: string): boolean => {
+      for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) if (moved.has(path.slice(0, i))) return true;
+      return false;
+    };
+    for (const entry of this.entries) {
+      if (isUnderMoved(entry.path)) continue;
+      const final = this.final(entry.path);
+      const existing = await lstatOrUndefined(final);
+      if (entry.type === 'dir' && existing !== undefined) {
+        if (!existing.isDirectory() || existing.isSymbolicLink()) {
+          throw new BunkerError('ALREADY_EXISTS', `${final} changed during the restore; stopped`);
+        }
+        continue; // merge into the existing directory
+      }
+      if (existing?.isDirectory()) throw new BunkerError('ALREADY_EXISTS', `${final} changed during the restore; stopped`);
+      await rename(this.staged(entry.path), final);
+      if (entry.type === 'dir') moved.add(entry.path);
+    }
+    // Directory modes and times last, deepest first: writing inside changes them.
+    for (const entry of [...this.entries].reverse()) {
+      if (entry.type !== 'dir') continue;
+      const final = this.final(entry.path);
+      await chmod(final, entry.mode);
+      await utimes(final, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+    }
+    await rm(this.staging, { recursive: true, force: true });
+  }
+
+  async abort(): Promise<void> {
+    await rm(this.staging, { recursive: true, force: true });
+  }
+}

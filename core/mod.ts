@@ -1,0 +1,21 @@
+/**
+ * bunker's public API: what the CLI, the server and edge code use. Portable: Web-standard
+ * APIs only. Host pieces (directory storage, file-system source and restore sink) live in
+ * core/host/ and are imported from there by runtimes that have a file system.
+ */
+export { BunkerError, ERROR_CODES, type ErrorCode, isBunkerError } from './errors.ts';
+export { Repository, type UnlockedPoint } from './repository.ts';
+export { backup, type BackupOptions, type BackupProgress, type BackupResult } from './backup.ts';
+export { dumpFile, restore, type RestoreOptions, type RestoreProgress, type RestoreResult, type RestoreSink } from './restore.ts';
+export { checkRepository, type CheckReport } from './check.ts';
+export { findFiles, type FindMatch, listDirectory, pointListing } from './browse.ts';
+export { type KeyResolver, type KeySource, PasswordKeyResolver, type PasswordPrompt } from './key-resolver.ts';
+export { DEFAULT_KDF_PARAMS, type KdfParams } from './crypto/kdf.ts';
+export { DEFAULT_ZSTD_LEVEL, parseCompression } from './compression.ts';
+export { type Source, type SourceEntry, bytesReader, streamReader } from './source.ts';
+export type { Storage } from './storage/storage.ts';
+export { MemoryStorage } from './storage/memory.ts';
+export type { ManifestEntry } from './manifest.ts';
+export type { FsiEntry } from './fsi.ts';
+export type { PointRecord, PointStats } from './repo/recovery-point.ts';
+export { initWasm } from '../wasm/mod.ts';

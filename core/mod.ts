@@ -12,7 +12,7 @@ export { findFiles, type FindMatch, listDirectory, pointListing } from './browse
 export { type KeyResolver, type KeySource, PasswordKeyResolver, type PasswordPrompt } from './key-resolver.ts';
 export { DEFAULT_KDF_PARAMS, type KdfParams } from './crypto/kdf.ts';
 export { DEFAULT_ZSTD_LEVEL, parseCompression } from './compression.ts';
-export { type Source, type SourceEntry, bytesReader, streamReader } from './source.ts';
+export { type FileReader, type Source, type SourceEntry, bytesReader, iterableReader, streamReader } from './source.ts';
 export type { Storage } from './storage/storage.ts';
 export { MemoryStorage } from './storage/memory.ts';
 export type { ManifestEntry } from './manifest.ts';

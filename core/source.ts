@@ -65,3 +65,26 @@ export function streamReader(stream: ReadableStream<Uint8Array>): FileReader {
     },
   };
 }
+
+/** A FileReader over any async iterable of byte chunks (Node streams, process.stdin). */
+export function iterableReader(iterable: AsyncIterable<Uint8Array>): FileReader {
+  const iterator = iterable[Symbol.asyncIterator]();
+  let pending: Uint8Array = new Uint8Array(0);
+  let isDone = false;
+  return {
+    async read(into) {
+      while (pending.length === 0 && !isDone) {
+        const next = await iterator.next();
+        if (next.done) isDone = true;
+        else pending = next.value;
+      }
+      const n = Math.min(into.length, pending.length);
+      into.set(pending.subarray(0, n));
+      pending = pending.subarray(n);
+      return n;
+    },
+    async close() {
+      if (!isDone) await iterator.return?.();
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import { checkRepository, type CheckReport } from '../../core/mod.ts';
+import { openRepository } from '../context.ts';
+import { EXIT_CHECK_FAILED } from '../exit-codes.ts';
+import { formatBytes } from '../format.ts';
+import type { Io } from '../io.ts';
+import { passwordResolver } from '../password.ts';
+import type { CommandSpec } from './spec.ts';
+
+export interface CheckCliOptions {
+  readonly repo?: string;
+  readonly readData?: boolean;
+  readonly passwordFile?: string;
+  readonly json?: boolean;
+}
+
+export async function runCheck(options: CheckCliOptions, io: Io): Promise<CheckReport> {
+  const repo = await openRepository(options, io);
+  const report = await checkRepository(repo, {
+    readData: options.readData ?? false,
+    resolver: passwordResolver(io, options.passwordFile),
+    onProgress: (message) => {
+      if (io.isInteractive) io.err(`\r\x1b[K${message}`);
+    },
+  });
+  if (io.isInteractive) io.err('\r\x1b[K');
+  if (options.json) {
+    io.out(JSON.stringify(report) + '\n');
+  } else {
+    io.out(`checked ${report.points} points` + (options.readData ? `, read ${report.chunksChecked} chunks (${formatBytes(report.bytesRead)})` : '') + '\n');
+    for (const p of report.problems) io.out(`  ${p.code}: ${p.message}\n`);
+    if (report.unreferenced.length > 0) {
+      io.out(`  ${report.unreferenced.length} unreferenced objects (left by interrupted runs; harmless):\n`);
+      for (const key of report.unreferenced.slice(0, 20)) io.out(`    ${key}\n`);
+    }
+    io.out(report.isOk ? 'no problems found\n' : `${report.problems.length} problems found\n`);
+  }
+  return report;
+}
+
+export const checkCommand: CommandSpec = {
+  command: 'check',
+  describe: 'Verify the repository (--read-data also reads and authenticates every chunk)',
+  builder: (y) => y.option('read-data', { type: 'boolean', default: false, describe: 'read and verify all data' }),
+  run: async (argv, io) => ((await runCheck(argv as CheckCliOptions, io)).isOk ? 0 : EXIT_CHECK_FAILED),
+};

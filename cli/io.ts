@@ -1,0 +1,59 @@
+/**
+ * What a command may touch of its process: output streams, environment, prompts, stdin.
+ * Commands take an Io so tests run them in-process; cli/main.ts builds the real one.
+ */
+import { stdin as processStdin } from 'node:process';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** Raw bytes to stdout (dump); resolves when written. */
+  writeOut(bytes: Uint8Array): Promise<void>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** stderr is a terminal: show progress and prompts. */
+  readonly isInteractive: boolean;
+  /** Reads a line without echo from the terminal; undefined when there is none. */
+  promptSecret(question: string): Promise<string | undefined>;
+  stdin(): AsyncIterable<Uint8Array>;
+}
+
+export function processIo(): Io {
+  const isInteractive = Boolean(process.stderr.isTTY && process.stdin.isTTY);
+  return {
+    out: (text) => void process.stdout.write(text),
+    err: (text) => void process.stderr.write(text),
+    writeOut: (bytes) => new Promise((resolve, reject) => process.stdout.write(bytes, (error) => (error ? reject(error) : resolve()))),
+    env: process.env,
+    isInteractive,
+    promptSecret: (question) => (isInteractive ? readSecret(question) : Promise.resolve(undefined)),
+    stdin: () => processStdin as AsyncIterable<Uint8Array>,
+  };
+}
+
+/** No-echo line input in raw mode; Ctrl-C cancels. */
+function readSecret(question: string): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const input = process.stdin;
+    process.stderr.write(question);
+    let value = '';
+    input.setRawMode(true);
+    input.resume();
+    const finish = (result: string | undefined, error?: Error) => {
+      input.setRawMode(false);
+      input.pause();
+      input.off('data', onData);
+      process.stderr.write('\n');
+      if (error) reject(error);
+      else resolve(result);
+    };
+    const onData = (data: Buffer | string) => {
+      for (const ch of data.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return finish(value);
+        if (ch === '\u0003') return finish(undefined, Object.assign(new Error('cancelled'), { cancelled: true }));
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    input.on('data', onData);
+  });
+}

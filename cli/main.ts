@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/** bunker's command line: parse, call core, print. Exit codes: cli/exit-codes.ts. */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { BunkerError, isBunkerError } from '../core/mod.ts';
+import { backupCommand } from './commands/backup.ts';
+import { checkCommand } from './commands/check.ts';
+import { dumpCommand } from './commands/dump.ts';
+import { findCommand } from './commands/find.ts';
+import { initCommand } from './commands/init.ts';
+import { lsCommand } from './commands/ls.ts';
+import { pointsCommand } from './commands/points.ts';
+import { restoreCommand } from './commands/restore.ts';
+import type { CommandSpec } from './commands/spec.ts';
+import { EXIT_CODES, EXIT_INTERNAL, EXIT_OK } from './exit-codes.ts';
+import { type Io, processIo } from './io.ts';
+
+export const COMMANDS: readonly CommandSpec[] = [initCommand, backupCommand, pointsCommand, lsCommand, findCommand, restoreCommand, dumpCommand, checkCommand];
+
+const EPILOGUE = `Exit codes: 0 ok, 1 internal error, ${Object.entries(EXIT_CODES).map(([code, n]) => `${n} ${code}`).join(', ')}, 15 check found problems.
+Passwords: --password-file FILE, BUNKER_PASSWORD_FILE, BUNKER_PASSWORD, or a prompt on a terminal.
+Repository: --repo DIR, BUNKER_REPO, or BUNKER_HOME/repository (BUNKER_HOME defaults to the user's data directory).`;
+
+/** Runs the CLI with `args`; returns the exit code. Errors are printed, never thrown. */
+export async function main(args: readonly string[], io: Io = processIo()): Promise<number> {
+  let exitCode = EXIT_OK;
+  let json = args.includes('--json');
+  const report = (error: unknown): number => {
+    if (isBunkerError(error)) {
+      if (json) io.out(JSON.stringify({ error: error.toJSON() }) + '\n');
+      io.err(`bunker: ${error.message}\n`);
+      return EXIT_CODES[error.code];
+    }
+    if ((error as { cancelled?: boolean })?.cancelled) {
+      io.err('bunker: cancelled\n');
+      return EXIT_CODES.CANCELLED;
+    }
+    io.err(`bunker: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return EXIT_INTERNAL;
+  };
+  let cli = yargs([...args])
+    .scriptName('bunker')
+    .usage('$0 <command> [options]')
+    .option('repo', { type: 'string', global: true, describe: 'repository directory' })
+    .option('password-file', { type: 'string', global: true, describe: 'read the password from this file' })
+    .option('json', { type: 'boolean', global: true, default: false, describe: 'machine-readable output' })
+    .demandCommand(1, 'give a command (see --help)')
+    .strict()
+    .epilogue(EPILOGUE)
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw error ?? new BunkerError('USAGE', message ?? 'invalid usage');
+    });
+  for (const spec of COMMANDS) {
+    cli = cli.command(spec.command, spec.describe, spec.builder, async (argv) => {
+      json = Boolean(argv.json);
+      const code = await spec.run(argv as Record<string, unknown>, io);
+      if (typeof code === 'number') exitCode = code;
+    });
+  }
+  try {
+    await cli.parseAsync();
+  } catch (error) {
+    return report(error);
+  }
+  return exitCode;
+}
+
+if (import.meta.main ?? process.argv[1] === new URL(import.meta.url).pathname) {
+  process.exitCode = await main(hideBin(process.argv));
+}

@@ -1,0 +1,35 @@
+/** Upstream known-answer tests for the primitives, each with its source. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { argon2id } from 'hash-wasm';
+import { aesGcmCipher } from '../core/crypto/cipher.ts';
+import { hkdf } from '../core/crypto/kdf.ts';
+import { fromHex, toHex, utf8 } from '../core/format/bytes.ts';
+
+test('Argon2id: reference implementation vector (phc-winner-argon2 src/test.c, v=19 t=2 m=2^16 p=1)', async () => {
+  const out = await argon2id({ password: 'password', salt: 'somesalt', iterations: 2, memorySize: 65536, parallelism: 1, hashLength: 32, outputType: 'hex' });
+  assert.is(out, '09316115d5cf24ed5a15a31a3ba326e5cf32edc24702987c02b6566f61913cf7');
+});
+
+test('HKDF-SHA-256: RFC 5869 test case 3 (empty salt and info)', async () => {
+  const okm = await hkdf(fromHex('0b'.repeat(22)), '', 42);
+  assert.is(toHex(okm), '8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8');
+});
+
+test('AES-256-GCM: McGrew & Viega GCM spec test case 16', async () => {
+  const cipher = await aesGcmCipher(fromHex('feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308'));
+  const nonce = fromHex('cafebabefacedbaddecaf888');
+  const aad = fromHex('feedfacedeadbeeffeedfacedeadbeefabaddad2');
+  const plaintext = fromHex('d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39');
+  const sealed = await cipher.seal(nonce, aad, plaintext);
+  assert.is(toHex(sealed),
+    '522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662' +
+    '76fc6ece0f4e1768cddf8853bb2d551b');
+  assert.equal(await cipher.open(nonce, aad, sealed), plaintext);
+  const flipped = sealed.slice();
+  flipped[0]! ^= 1;
+  assert.is(await cipher.open(nonce, aad, flipped), undefined);
+  assert.is(await cipher.open(nonce, utf8('other aad'), sealed), undefined);
+});
+
+test.run();

@@ -1,0 +1,184 @@
+/** Backup → restore round trips through the real file system: exact bytes, modes, times, links. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdir, readdir, writeFile, utimes, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { backup, dumpFile, findFiles, listDirectory, pointListing, restore } from '../core/mod.ts';
+import { fsSource } from '../core/host/fs-source.ts';
+import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
+import { fixedResolver, memoryRepo, pseudoRandomBytes, SMALL_CHUNKER, tempDir, TEST_KDF } from './helpers.ts';
+import { snapshotTree, writeTree } from './tree.ts';
+
+const PASSWORD = 'correct horse battery staple';
+const T0 = Date.UTC(2024, 0, 2, 3, 4, 5, 0);
+
+async function backupAndRestore(spec: Parameters<typeof writeTree>[1], options: { encrypt?: boolean; include?: string[] } = {}) {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  await mkdir(src);
+  await writeTree(src, spec);
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const result = await backup(repo, await fsSource([src]), { series: 'default', encrypt: options.encrypt ?? true, compressionLevel: 3, resolver: fixedResolver(PASSWORD), kdf: TEST_KDF });
+  const point = await repo.unlock(await repo.resolvePoint('latest'), fixedResolver(PASSWORD));
+  const target = join(dir.path, 'out');
+  await restore(repo, point, new DirectoryRestoreSink(target), options.include ? { include: options.include } : {});
+  return { before: await snapshotTree(src), after: await snapshotTree(join(target, 'src')).catch(() => ({})), result, targetEntries: await readdir(target) };
+}
+
+test('empty file, 1-byte file, empty directory, nested directories', async () => {
+  const { before, after, targetEntries } = await backupAndRestore({
+    'empty': '',
+    'one': 'x',
+    'a/b/c/deep.txt': 'deep',
+    'void': { dir: true },
+  });
+  assert.equal(after, before);
+  assert.equal(targetEntries, ['src'], 'no staging directory is left behind');
+});
+
+test('files across chunk boundaries and larger than the maximum chunk', async () => {
+  const spec: Record<string, Uint8Array> = {};
+  for (const size of [1023, 1024, 1025, 4095, 4096, 4097, 16383, 16384, 16385, 100_000, 300_001]) spec[`f${size}`] = pseudoRandomBytes(size, size);
+  spec['text'] = new TextEncoder().encode('line of text\n'.repeat(20_000));
+  const { before, after, result } = await backupAndRestore(spec);
+  assert.equal(after, before);
+  assert.ok(result.stats.chunksNew > 30, `expected many chunks, got ${result.stats.chunksNew}`);
+});
+
+test('unicode and odd names', async () => {
+  const { before, after } = await backupAndRestore({
+    'héllo wörld.txt': 'accents',
+    '日本語/ファイル.txt': 'cjk',
+    'emoji 🎉.bin': 'party',
+    'back\\slash': 'bs',
+    'new\nline': 'nl',
+    ' leading space': 'sp',
+    '-dash': 'dash',
+    '.hidden': 'dot',
+    'quote"s\'': 'q',
+  });
+  assert.equal(after, before);
+});
+
+test('symlinks (relative, absolute, dangling, to a directory) come back as links', async () => {
+  const { before, after } = await backupAndRestore({
+    'target.txt': 'target',
+    'rel': { link: 'target.txt' },
+    'abs': { link: '/etc/hostname' },
+    'dangling': { link: 'does/not/exist' },
+    'dir': { dir: true },
+    'dirlink': { link: 'dir' },
+  });
+  assert.equal(after, before);
+  assert.is(after['rel']?.target, 'target.txt');
+});
+
+test('modes and mtimes (files, read-only files, executables)', async () => {
+  const { before, after } = await backupAndRestore({
+    'exec.sh': { data: '#!/bin/sh\n', mode: 0o755, mtimeMs: T0 },
+    'secret': { data: 'k', mode: 0o600, mtimeMs: T0 + 1000 },
+    'readonly': { data: 'r', mode: 0o444, mtimeMs: T0 + 2000 },
+  });
+  assert.equal(after, before);
+  assert.is(after['exec.sh']?.mode, 0o755);
+  assert.is(after['readonly']?.mtimeMs, T0 + 2000);
+});
+
+test('directory modes and mtimes are restored after their contents', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  await writeTree(src, { 'd/file': 'x' });
+  const { chmod } = await import('node:fs/promises');
+  await chmod(join(src, 'd'), 0o750);
+  await utimes(join(src, 'd'), T0 / 1000, T0 / 1000);
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  await backup(repo, await fsSource([src]), { series: 's', encrypt: false, compressionLevel: 3 });
+  await restore(repo, await repo.unlock(await repo.resolvePoint('latest'), undefined), new DirectoryRestoreSink(join(dir.path, 'out')));
+  const snap = await snapshotTree(join(dir.path, 'out'), { dirTimes: true });
+  assert.equal(snap['src/d'], { type: 'dir', mode: 0o750, mtimeMs: T0 });
+});
+
+test('10k small files round trip', async () => {
+  const spec: Record<string, string> = {};
+  for (let i = 0; i < 10_000; i++) spec[`d${i % 50}/file-${i}.txt`] = `content of file ${i}\n`.repeat(1 + (i % 7));
+  const { before, after, result } = await backupAndRestore(spec);
+  assert.is(Object.keys(after).length, Object.keys(before).length);
+  assert.equal(after, before);
+  assert.is(result.stats.files, 10_000);
+});
+
+test('unencrypted backups round trip too', async () => {
+  const { before, after, result } = await backupAndRestore({ 'a': pseudoRandomBytes(50_000, 7), 'b': 'text' }, { encrypt: false });
+  assert.equal(after, before);
+  assert.is(result.keySource, 'none');
+});
+
+test('--include restores only the chosen subtree (and its parents)', async () => {
+  const { after } = await backupAndRestore({ 'keep/a': 'a', 'keep/sub/b': 'b', 'drop/c': 'c', 'top': 't' }, { include: ['src/keep'] });
+  assert.equal(Object.keys(after).sort(), ['keep', 'keep/a', 'keep/sub', 'keep/sub/b']);
+});
+
+test('second backup of an unchanged tree reads nothing and adds only metadata', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  const spec: Record<string, Uint8Array> = {};
+  for (let i = 0; i < 20; i++) spec[`f${i}`] = pseudoRandomBytes(30_000, i + 1);
+  await writeTree(src, spec);
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const options = { series: 'default', encrypt: true, compressionLevel: 3, resolver: fixedResolver(PASSWORD), kdf: TEST_KDF } as const;
+  const first = await backup(repo, await fsSource([src]), options);
+  const second = await backup(repo, await fsSource([src]), options);
+  assert.is(second.parentId, first.pointId);
+  assert.is(second.stats.filesUnchanged, 20);
+  assert.is(second.stats.bytesRead, 0);
+  assert.is(second.stats.chunksNew, 0);
+  // Only the index (empty), manifest and FSI of the new point: a few KiB against 600 KB of data.
+  assert.ok(second.stats.bytesAdded < 8192, `unchanged rerun added ${second.stats.bytesAdded} bytes`);
+});
+
+test('a changed byte in a large file adds about one chunk', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  const big = pseudoRandomBytes(400_000, 42);
+  await writeTree(src, { big });
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const options = { series: 'default', encrypt: true, compressionLevel: 3, resolver: fixedResolver(PASSWORD), kdf: TEST_KDF } as const;
+  const first = await backup(repo, await fsSource([src]), options);
+  big[200_000] = big[200_000]! ^ 0xff;
+  await writeFile(join(src, 'big'), big);
+  const second = await backup(repo, await fsSource([src]), options);
+  assert.is(second.stats.filesChanged, 1);
+  assert.ok(first.stats.chunksNew > 20);
+  assert.ok(second.stats.chunksNew >= 1 && second.stats.chunksNew <= 2, `changed byte added ${second.stats.chunksNew} chunks`);
+  const out = join(dir.path, 'out');
+  await restore(repo, await repo.unlock(await repo.resolvePoint('latest'), fixedResolver(PASSWORD)), new DirectoryRestoreSink(out));
+  assert.equal(new Uint8Array(await readFile(join(out, 'src', 'big'))), big);
+});
+
+test('dump, ls and find read one point', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'etc');
+  await writeTree(src, { 'a.conf': 'alpha', 'sub/b.conf': 'beta', 'sub/c.txt': 'gamma' });
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  await backup(repo, await fsSource([src]), { series: 'default', encrypt: true, compressionLevel: 3, resolver: fixedResolver(PASSWORD), kdf: TEST_KDF });
+  const point = await repo.unlock(await repo.resolvePoint('latest'), fixedResolver(PASSWORD));
+  const chunks: Uint8Array[] = [];
+  await dumpFile(repo, point, 'etc/sub/b.conf', async (c) => void chunks.push(c));
+  assert.is(new TextDecoder().decode(chunks[0]), 'beta');
+  assert.equal(listDirectory(await pointListing(repo, point), 'etc').map((e) => e.path), ['etc/a.conf', 'etc/sub']);
+  const found = await findFiles(repo, '*.conf', { resolver: fixedResolver(PASSWORD) });
+  assert.equal(found.map((m) => m.entry.path), ['etc/a.conf', 'etc/sub/b.conf']);
+  assert.equal((await findFiles(repo, 'etc/sub/**', { resolver: fixedResolver(PASSWORD) })).map((m) => m.entry.path), ['etc/sub', 'etc/sub/b.conf', 'etc/sub/c.txt']);
+});
+
+test('excludes skip matching names anywhere and matching paths', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  await writeTree(src, { 'keep.txt': 'k', 'x.tmp': 't', 'deep/y.tmp': 't', 'cache/blob': 'c', 'deep/cache/kept': 'k' });
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  await backup(repo, await fsSource([src], { exclude: ['*.tmp', 'src/cache'] }), { series: 'd', encrypt: false, compressionLevel: 3 });
+  const listing = await pointListing(repo, await repo.unlock(await repo.resolvePoint('latest'), undefined));
+  assert.equal(listing.map((e) => e.path), ['src', 'src/deep', 'src/deep/cache', 'src/deep/cache/kept', 'src/keep.txt']);
+});
+
+test.run();

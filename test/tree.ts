@@ -1,0 +1,56 @@
+/** Builds file trees for tests and compares restored trees byte for byte, with modes, times and links. */
+import { chmod, lstat, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export type TreeSpec = Record<string, string | Uint8Array | { link: string } | { dir: true } | { data: string | Uint8Array; mode?: number; mtimeMs?: number }>;
+
+/** Writes `spec` under `root`; keys are relative paths, parents created as needed. */
+export async function writeTree(root: string, spec: TreeSpec): Promise<void> {
+  for (const [path, value] of Object.entries(spec)) {
+    const full = join(root, ...path.split('/'));
+    await mkdir(join(full, '..'), { recursive: true });
+    if (typeof value === 'string' || value instanceof Uint8Array) {
+      await writeFile(full, value);
+    } else if ('link' in value) {
+      await symlink(value.link, full);
+    } else if ('dir' in value) {
+      await mkdir(full, { recursive: true });
+    } else {
+      await writeFile(full, value.data);
+      if (value.mode !== undefined) await chmod(full, value.mode);
+      if (value.mtimeMs !== undefined) await utimes(full, value.mtimeMs / 1000, value.mtimeMs / 1000);
+    }
+  }
+}
+
+export interface TreeEntry {
+  type: 'file' | 'dir' | 'symlink';
+  mode: number;
+  mtimeMs?: number;
+  data?: string;
+  target?: string;
+}
+
+/** A comparable snapshot of a tree: content as base64-ish hex digests would hide diffs, so keep raw hex for small files. */
+export async function snapshotTree(root: string, options: { dirTimes?: boolean } = {}): Promise<Record<string, TreeEntry>> {
+  const out: Record<string, TreeEntry> = {};
+  const walk = async (dir: string, rel: string) => {
+    for (const name of (await readdir(dir)).sort()) {
+      const full = join(dir, name);
+      const path = rel ? `${rel}/${name}` : name;
+      const st = await lstat(full);
+      if (st.isSymbolicLink()) {
+        out[path] = { type: 'symlink', mode: 0, target: await readlink(full) };
+      } else if (st.isDirectory()) {
+        out[path] = { type: 'dir', mode: st.mode & 0o7777, ...(options.dirTimes ? { mtimeMs: Math.floor(st.mtimeMs) } : {}) };
+        await walk(full, path);
+      } else {
+        const bytes = await readFile(full);
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+        out[path] = { type: 'file', mode: st.mode & 0o7777, mtimeMs: Math.floor(st.mtimeMs), data: `${bytes.length}:${Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')}` };
+      }
+    }
+  };
+  await walk(root, '');
+  return out;
+}

@@ -17,12 +17,19 @@ export interface Io {
   stdin(): AsyncIterable<Uint8Array>;
 }
 
+/** The reader of our stdout went away (`bunker dump … | head`): stop quietly, like other Unix tools. */
+function closedPipe(error: Error): Error {
+  return (error as NodeJS.ErrnoException).code === 'EPIPE' ? Object.assign(new Error('output closed'), { closedPipe: true }) : error;
+}
+
 export function processIo(): Io {
+  // Without a listener an EPIPE on stdout is an unhandled 'error' event that kills the process.
+  process.stdout.on('error', () => undefined);
   const isInteractive = Boolean(process.stderr.isTTY && process.stdin.isTTY);
   return {
     out: (text) => void process.stdout.write(text),
     err: (text) => void process.stderr.write(text),
-    writeOut: (bytes) => new Promise((resolve, reject) => process.stdout.write(bytes, (error) => (error ? reject(error) : resolve()))),
+    writeOut: (bytes) => new Promise((resolve, reject) => process.stdout.write(bytes, (error) => (error ? reject(closedPipe(error)) : resolve()))),
     env: process.env,
     isInteractive,
     promptSecret: (question) => (isInteractive ? readSecret(question) : Promise.resolve(undefined)),

@@ -31,6 +31,7 @@ export async function main(args: readonly string[], io: Io = processIo()): Promi
       io.err(`bunker: ${error.message}\n`);
       return EXIT_CODES[error.code];
     }
+    if ((error as { closedPipe?: boolean })?.closedPipe) return EXIT_CODES.CANCELLED;
     if ((error as { cancelled?: boolean })?.cancelled) {
       io.err('bunker: cancelled\n');
       return EXIT_CODES.CANCELLED;

@@ -95,5 +95,5 @@ export const backupCommand: CommandSpec = {
       .option('stdin-name', { type: 'string', default: 'stdin', describe: 'file name for --stdin' })
       .option('fsi', { type: 'boolean', default: true, describe: 'write the file-system index (--no-fsi to skip)' })
       .option('kdf', { type: 'string', describe: 'Argon2id parameters for a new backup, m=KiB,t=N,p=N (advanced)' }),
-  run: (argv, io) => runBackup(argv as unknown as BackupCliOptions, io),
+  run: async (argv, io) => void (await runBackup(argv as unknown as BackupCliOptions, io)),
 };

@@ -26,5 +26,5 @@ export const dumpCommand: CommandSpec = {
       .positional('point', { type: 'string', describe: 'point id, unique id prefix, or latest' })
       .positional('path', { type: 'string', describe: 'file path inside the point' })
       .option('name', { type: 'string', describe: 'with "latest": the backup name' }),
-  run: (argv, io) => runDump(argv as unknown as DumpOptions, io),
+  run: async (argv, io) => void (await runDump(argv as unknown as DumpOptions, io)),
 };

@@ -34,5 +34,5 @@ export const findCommand: CommandSpec = {
   builder: (y) =>
     y.positional('pattern', { type: 'string', describe: 'glob, e.g. "*.conf" or "etc/**"' })
       .option('name', { type: 'string', describe: 'only points of this backup name' }),
-  run: (argv, io) => runFind(argv as unknown as FindOptions, io),
+  run: async (argv, io) => void (await runFind(argv as unknown as FindOptions, io)),
 };

@@ -24,5 +24,5 @@ export const initCommand: CommandSpec = {
   command: 'init',
   describe: 'Create a repository (backups create one on first use too)',
   builder: (y) => y,
-  run: (argv, io) => runInit(argv as InitOptions, io),
+  run: async (argv, io) => void (await runInit(argv as InitOptions, io)),
 };

@@ -43,5 +43,5 @@ export const lsCommand: CommandSpec = {
       .positional('path', { type: 'string', describe: 'directory inside the point' })
       .option('name', { type: 'string', describe: 'with "latest": the backup name' })
       .option('recursive', { alias: 'r', type: 'boolean', default: false, describe: 'list everything below PATH' }),
-  run: (argv, io) => runLs(argv as unknown as LsOptions, io),
+  run: async (argv, io) => void (await runLs(argv as unknown as LsOptions, io)),
 };

@@ -49,5 +49,5 @@ export const pointsCommand: CommandSpec = {
   command: 'points',
   describe: 'List recovery points',
   builder: (y) => y.option('name', { type: 'string', describe: 'only points of this backup name' }),
-  run: (argv, io) => runPoints(argv as PointsOptions, io),
+  run: async (argv, io) => void (await runPoints(argv as PointsOptions, io)),
 };

@@ -63,5 +63,5 @@ export const restoreCommand: CommandSpec = {
       .option('target', { type: 'string', demandOption: true, describe: 'directory to restore into (created if missing)' })
       .option('include', { type: 'string', array: true, default: [], describe: 'restore only this path (repeatable)' })
       .option('name', { type: 'string', describe: 'with "latest": the backup name' }),
-  run: (argv, io) => runRestore(argv as unknown as RestoreCliOptions, io),
+  run: async (argv, io) => void (await runRestore(argv as unknown as RestoreCliOptions, io)),
 };

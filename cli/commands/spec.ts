@@ -6,6 +6,6 @@ export interface CommandSpec {
   readonly command: string;
   readonly describe: string;
   readonly builder: (yargs: Argv) => Argv;
-  /** Returns an exit code, or nothing for success. */
-  readonly run: (argv: Record<string, unknown>, io: Io) => Promise<unknown>;
+  /** Resolves to an exit code other than 0 when the command ran but must report failure (check). */
+  readonly run: (argv: Record<string, unknown>, io: Io) => Promise<number | void>;
 }

@@ -1,0 +1,123 @@
+/** The CLI as a person uses it: real processes, the default repository under BUNKER_HOME, exit codes. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pseudoRandomBytes, runCli, tempDir, TEST_KDF_FLAG } from './helpers.ts';
+import { snapshotTree, writeTree } from './tree.ts';
+
+test('backup with no set-up creates the default repository, then points/ls/find/restore/dump/check work', async () => {
+  await using dir = await tempDir();
+  const env = { BUNKER_HOME: join(dir.path, 'home'), BUNKER_PASSWORD: 'pw one' };
+  const src = join(dir.path, 'docs');
+  await writeTree(src, { 'a.txt': 'alpha\n', 'sub/b.conf': 'beta\n', 'big.bin': pseudoRandomBytes(200_000, 3) });
+
+  const first = await runCli(['backup', src, '--kdf', TEST_KDF_FLAG, '--json'], { env });
+  assert.is(first.code, 0, first.stderr);
+  assert.match(first.stderr, 'created a new repository');
+  const result = JSON.parse(first.stdout);
+  assert.is(result.stats.filesNew, 3);
+  assert.ok((await stat(join(dir.path, 'home', 'repository', 'config'))).isFile());
+
+  const points = await runCli(['points', '--json'], { env });
+  assert.is(points.code, 0, points.stderr);
+  const list = JSON.parse(points.stdout);
+  assert.is(list.length, 1);
+  assert.is(list[0].id, result.pointId);
+  assert.is(list[0].encrypted, true);
+
+  const ls = await runCli(['ls', result.pointId.slice(0, 8), 'docs', '--json'], { env });
+  assert.is(ls.code, 0, ls.stderr);
+  assert.equal(JSON.parse(ls.stdout).map((e: { path: string }) => e.path), ['docs/a.txt', 'docs/big.bin', 'docs/sub']);
+
+  const find = await runCli(['find', '*.conf'], { env });
+  assert.is(find.code, 0, find.stderr);
+  assert.match(find.stdout, 'docs/sub/b.conf');
+
+  const dump = await runCli(['dump', 'latest', 'docs/big.bin'], { env });
+  assert.is(dump.code, 0, dump.stderr);
+  assert.equal(dump.stdoutBytes, pseudoRandomBytes(200_000, 3));
+
+  const target = join(dir.path, 'restored');
+  const restored = await runCli(['restore', 'latest', '--target', target, '--json'], { env });
+  assert.is(restored.code, 0, restored.stderr);
+  assert.is(JSON.parse(restored.stdout).keySource, 'password');
+  assert.equal(await snapshotTree(join(target, 'docs')), await snapshotTree(src));
+
+  const check = await runCli(['check', '--read-data', '--json'], { env });
+  assert.is(check.code, 0, check.stderr);
+  assert.is(JSON.parse(check.stdout).isOk, true);
+});
+
+test('--password-file, --stdin backup, --no-encrypt, and point selection errors', async () => {
+  await using dir = await tempDir();
+  const repo = join(dir.path, 'repo');
+  const pwFile = join(dir.path, 'pw');
+  await writeFile(pwFile, 'from a file\n', { mode: 0o600 });
+  const init = await runCli(['init', '--repo', repo]);
+  assert.is(init.code, 0, init.stderr);
+  const again = await runCli(['init', '--repo', repo]);
+  assert.is(again.code, 11, 'ALREADY_EXISTS');
+
+  const data = pseudoRandomBytes(70_000, 9);
+  const viaStdin = await runCli(['backup', '--stdin', '--stdin-name', 'db.sql', '--repo', repo, '--password-file', pwFile, '--kdf', TEST_KDF_FLAG, '--name', 'db', '--json'], { input: data });
+  assert.is(viaStdin.code, 0, viaStdin.stderr);
+  const dumped = await runCli(['dump', 'latest', 'db.sql', '--name', 'db', '--repo', repo, '--password-file', pwFile]);
+  assert.equal(dumped.stdoutBytes, data);
+
+  // The trailing newline of the password file is not part of the password; the same password without it works.
+  const viaEnv = await runCli(['dump', 'latest', 'db.sql', '--name', 'db', '--repo', repo], { env: { BUNKER_PASSWORD: 'from a file' } });
+  assert.is(viaEnv.code, 0, viaEnv.stderr);
+
+  const plain = join(dir.path, 'plain');
+  await writeTree(plain, { 'f': 'unencrypted' });
+  const noEncrypt = await runCli(['backup', plain, '--repo', repo, '--no-encrypt', '--name', 'plain', '--json']);
+  assert.is(noEncrypt.code, 0, noEncrypt.stderr);
+  const plainDump = await runCli(['dump', 'latest', 'plain/f', '--name', 'plain', '--repo', repo]);
+  assert.is(plainDump.stdout, 'unencrypted');
+
+  const switched = await runCli(['backup', plain, '--repo', repo, '--name', 'plain'], { env: { BUNKER_PASSWORD: 'x' } });
+  assert.is(switched.code, 2, 'switching an unencrypted backup to encrypted is a usage error');
+
+  const missing = await runCli(['restore', 'abcdef12', '--target', join(dir.path, 't'), '--repo', repo]);
+  assert.is(missing.code, 3, missing.stderr);
+  assert.match(missing.stderr, 'no recovery point abcdef12');
+  const bad = await runCli(['restore', 'not-an-id', '--target', join(dir.path, 't'), '--repo', repo]);
+  assert.is(bad.code, 2);
+  const noRepo = await runCli(['points', '--repo', join(dir.path, 'nowhere')]);
+  assert.is(noRepo.code, 3);
+  assert.match(noRepo.stderr, 'no repository at');
+  const unknown = await runCli(['frobnicate']);
+  assert.is(unknown.code, 2);
+  const noPassword = await runCli(['dump', 'latest', 'db.sql', '--name', 'db', '--repo', repo]);
+  assert.is(noPassword.code, 5, 'PASSWORD_REQUIRED with stdin closed and no password source');
+  const wrong = await runCli(['dump', 'latest', 'db.sql', '--name', 'db', '--repo', repo], { env: { BUNKER_PASSWORD: 'nope' } });
+  assert.is(wrong.code, 4);
+  assert.match(wrong.stderr, 'wrong password');
+  assert.is(wrong.stdout, '');
+});
+
+test('--json errors carry the code; a failed restore leaves the target empty', async () => {
+  await using dir = await tempDir();
+  const repo = join(dir.path, 'repo');
+  const src = join(dir.path, 'src');
+  await writeTree(src, { 'x': 'x' });
+  assert.is((await runCli(['backup', src, '--repo', repo, '--kdf', TEST_KDF_FLAG], { env: { BUNKER_PASSWORD: 'right' } })).code, 0);
+  const target = join(dir.path, 'target');
+  const failed = await runCli(['restore', 'latest', '--target', target, '--repo', repo, '--json'], { env: { BUNKER_PASSWORD: 'wrong' } });
+  assert.is(failed.code, 4);
+  assert.equal(JSON.parse(failed.stdout), { error: { code: 'WRONG_PASSWORD', message: 'wrong password for backup "default"' } });
+  assert.equal(await readdir(target).catch(() => []), []);
+  assert.not.match(failed.stderr + failed.stdout, 'right');
+});
+
+test('the README tour: --help lists every command and the exit codes', async () => {
+  const help = await runCli(['--help']);
+  assert.is(help.code, 0);
+  for (const command of ['init', 'backup', 'points', 'ls', 'find', 'restore', 'dump', 'check']) assert.match(help.stdout, `bunker ${command}`);
+  assert.match(help.stdout, '4 WRONG_PASSWORD');
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8').catch(() => '');
+  assert.match(readme, 'npm ci && npm test');
+});
+
+test.run();

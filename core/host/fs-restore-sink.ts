@@ -26,6 +26,14 @@ async function lstatOrUndefined(path: string) {
   }
 }
 
+/**
+ * utimes takes seconds as a double and libuv truncates to nanoseconds, so 1795789231.813 s can
+ * land on …812.99996 ms. Half a microsecond more keeps the stored millisecond exact.
+ */
+function timestamp(mtimeMs: number): number {
+  return (mtimeMs + 0.0005) / 1000;
+}
+
 export class DirectoryRestoreSink implements RestoreSink {
   private readonly target: string;
   private readonly staging: string;
@@ -69,7 +77,7 @@ export class DirectoryRestoreSink implements RestoreSink {
   async symlink(entry: ManifestEntry): Promise<void> {
     const path = this.staged(entry.path);
     await symlink(entry.target!, path);
-    await lutimes(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000).catch(() => undefined);
+    await lutimes(path, timestamp(entry.mtimeMs), timestamp(entry.mtimeMs)).catch(() => undefined);
   }
 
   async file(entry: ManifestEntry, data: AsyncIterable<Uint8Array>): Promise<void> {
@@ -84,7 +92,7 @@ export class DirectoryRestoreSink implements RestoreSink {
       await handle.close();
     }
     await chmod(path, entry.mode);
-    await utimes(path, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+    await utimes(path, timestamp(entry.mtimeMs), timestamp(entry.mtimeMs));
   }
 
   async commit(): Promise<void> {
@@ -113,7 +121,7 @@ export class DirectoryRestoreSink implements RestoreSink {
       if (entry.type !== 'dir') continue;
       const final = this.final(entry.path);
       await chmod(final, entry.mode);
-      await utimes(final, entry.mtimeMs / 1000, entry.mtimeMs / 1000);
+      await utimes(final, timestamp(entry.mtimeMs), timestamp(entry.mtimeMs));
     }
     await rm(this.staging, { recursive: true, force: true });
   }

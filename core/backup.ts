@@ -287,6 +287,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   const finalStats: PointStats = { ...stats, durationMs: Date.now() - startedAt };
   const body: PointBody = {
     id: pointId,
+    repository: repo.config.id,
     series: options.series,
     createdAt: new Date().toISOString(),
     parent: parent?.body.id ?? null,

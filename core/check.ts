@@ -5,9 +5,9 @@
  * (left by interrupted runs), which are harmless and which prune removes.
  */
 import { BunkerError } from './errors.ts';
-import { toHex } from './format/bytes.ts';
+import { bytesEqual, toHex } from './format/bytes.ts';
 import type { KeyResolver } from './key-resolver.ts';
-import { packKey } from './repo/pack.ts';
+import { PACK_HEADER_BYTES, PACK_MAGIC, packKey } from './repo/pack.ts';
 import { pointKey } from './repo/recovery-point.ts';
 import { type IndexEntry, indexKey } from './repo/run-index.ts';
 import type { Repository } from './repository.ts';
@@ -118,6 +118,10 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   }
   for (const [key, end] of packEnds) {
     try {
+      // Restores read blobs by range and never the magic; check it here so no damage goes unseen.
+      if (!bytesEqual(await repo.storage.getRange(key, 0, PACK_HEADER_BYTES), PACK_MAGIC)) {
+        problems.push({ code: 'TAMPERED', object: key, message: `${key} is damaged (bad pack magic)` });
+      }
       if (end > 0) await repo.storage.getRange(key, end - 1, 1);
     } catch (error) {
       record(error);

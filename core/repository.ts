@@ -121,7 +121,10 @@ export class Repository {
     }
     if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new BunkerError('USAGE', `"${ref}" is not a point id, id prefix (4+ hex digits) or "latest"`);
     const matches = (await this.pointIds()).filter((id) => id.startsWith(ref));
-    if (matches.length === 0) throw new BunkerError('NOT_FOUND', `no recovery point ${ref}`);
+    if (matches.length === 0) {
+      // A full id names the object that should be there (deleted points are reported by key).
+      throw new BunkerError('NOT_FOUND', `no recovery point ${ref}`, ref.length === 64 ? { object: pointKey(ref) } : {});
+    }
     if (matches.length > 1) throw new BunkerError('AMBIGUOUS', `point id prefix ${ref} matches ${matches.length} points; give more digits`);
     return this.readPoint(matches[0]!);
   }
@@ -130,7 +133,16 @@ export class Repository {
   async unlock(record: PointRecord, resolver: KeyResolver | undefined): Promise<UnlockedPoint> {
     const body = record.body;
     const object = pointKey(body.id);
+    // Checked once the point is authenticated (below, for encrypted points), so a forged
+    // repository id in a point cannot make us blame the config.
+    const checkRepositoryId = (): void => {
+      if (body.repository !== this.config.id) {
+        throw new BunkerError('TAMPERED', `config is not this repository's: ${object} was written to repository ${body.repository.slice(0, 12)}, ` +
+          `the config is of repository ${this.config.id.slice(0, 12)} (config replaced, or point copied from another repository)`, { object: CONFIG_KEY });
+      }
+    };
     if (body.encryption === null) {
+      checkRepositoryId();
       const runCiphers = new Map(body.runs.map((run) => [run, checksumCipher] as const));
       return { record, id: body.id, cipher: checksumCipher, runCiphers, series: await seriesContext(this.config, undefined), keySource: 'none', dataKeys: new Map() };
     }
@@ -140,6 +152,7 @@ export class Repository {
       throw new BunkerError('TAMPERED', `${object}: ${what} failed authentication`, { object });
     };
     if (!(await verifyDocumentMac(record.document, resolved.keys.pointMacKey))) tampered('the metadata');
+    checkRepositoryId();
     const master = await unwrapKey(resolved.keys.kek, 'master', body.id, body.run, record.wrappedMaster!);
     if (master === undefined) return tampered('the master key');
     const dataKeys = new Map<string, Uint8Array>();

@@ -85,6 +85,9 @@ export function parseStreamHeader(bytes: Uint8Array, objectName: string): Stream
   for (let i = 0; i < 4; i++) {
     if (bytes[i] !== STREAM_MAGIC[i]) throw new BunkerError('TAMPERED', `${objectName} is not a bunker object (bad magic)`, { object: objectName });
   }
+  // The header is authenticated only later (as AAD), so a version byte is not trusted yet: a
+  // version below ours was never written and is damage; one above may be a newer bunker's.
+  if (bytes[4]! < STREAM_VERSION) throw new BunkerError('TAMPERED', `${objectName} has an invalid header`, { object: objectName });
   if (bytes[4] !== STREAM_VERSION) {
     throw new BunkerError('UNSUPPORTED_VERSION', `${objectName} has stream format version ${bytes[4]}; this bunker reads version ${STREAM_VERSION}. Upgrade bunker.`, { object: objectName });
   }

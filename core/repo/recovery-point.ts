@@ -53,6 +53,8 @@ export interface PointEncryption {
 
 export interface PointBody {
   readonly id: string;
+  /** The id of the repository config it was written under: binds the point to its config. */
+  readonly repository: string;
   readonly series: string;
   readonly createdAt: string;
   readonly parent: string | null;
@@ -101,6 +103,7 @@ export async function parsePoint(bytes: Uint8Array, expectedId: string): Promise
   if (b.id !== expectedId) {
     throw new BunkerError('TAMPERED', `${objectName} holds the metadata of another point (swapped object)`, { object: objectName });
   }
+  if (typeof b.repository !== 'string' || !HEX64.test(b.repository)) corrupted('missing repository id');
   if (typeof b.series !== 'string' || typeof b.createdAt !== 'string' || typeof b.run !== 'string' || !HEX64.test(b.run)) corrupted('missing identity fields');
   if (!Array.isArray(b.runs) || b.runs.length === 0 || !b.runs.every((r) => typeof r === 'string' && HEX64.test(r)) || b.runs[b.runs.length - 1] !== b.run) corrupted('missing run list');
   if (b.parent !== null && (typeof b.parent !== 'string' || !HEX64.test(b.parent))) corrupted('bad parent id');

@@ -1,0 +1,210 @@
+/**
+ * A hostile manifest (or FSI), sealed properly with the point's own key so that it passes
+ * authentication and reaches the path checks: `../escape`, `/etc/passwd`, `a/../../b`, empty
+ * components, NUL bytes, entries placed under a symlink or a file. Each must be refused with
+ * UNSAFE_PATH naming the object, before anything is written inside or outside the target.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { backup, BunkerError, dumpFile, Repository, restore, type UnlockedPoint } from '../core/mod.ts';
+import { pointListing } from '../core/browse.ts';
+import { sealStream } from '../core/crypto/stream.ts';
+import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
+import type { MemoryStorage } from '../core/storage/memory.ts';
+import { fixedResolver, memoryRepo, pseudoRandomBytes, SMALL_CHUNKER, tempDir, TEST_KDF } from './helpers.ts';
+import { cloneStorage, MemorySink, memorySource, snapshotTree, type TreeEntry } from './bad-input-kit.ts';
+
+const PASSWORD = 'hostile manifest';
+const encoder = new TextEncoder();
+const DATA = pseudoRandomBytes(40_000, 11);
+
+const tree: TreeEntry[] = [
+  { path: 'src', type: 'dir' },
+  { path: 'src/a.bin', type: 'file', data: DATA },
+];
+
+const base = await (async () => {
+  const { repo, storage } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const made = await backup(repo, memorySource(tree), { series: 'h', encrypt: true, compressionLevel: 3, resolver: fixedResolver(PASSWORD), kdf: TEST_KDF });
+  const point = await repo.unlock(await repo.resolvePoint(made.pointId), fixedResolver(PASSWORD));
+  const real = (await repo.readManifest(point)).entries.find((e) => e.path === 'src/a.bin')!;
+  return { storage, id: made.pointId, chunks: real.chunks!, size: real.size };
+})();
+
+const MTIME = 1_700_000_000_000;
+const header = { version: 1, sources: ['/hostile'], host: 'attacker' };
+const dir = (path: string) => ({ path, type: 'dir', mode: 0o755, mtimeMs: MTIME, size: 0 });
+const emptyFile = (path: string) => ({ path, type: 'file', mode: 0o644, mtimeMs: MTIME, size: 0, chunks: [] as string[] });
+/** A file entry with the real chunks of src/a.bin: restoring it would write 40 KB. */
+const dataFile = (path: string) => ({ path, type: 'file', mode: 0o644, mtimeMs: MTIME, size: base.size, chunks: base.chunks });
+const link = (path: string, target: string) => ({ path, type: 'symlink', mode: 0o777, mtimeMs: MTIME, size: 0, target });
+
+interface Crafted {
+  readonly storage: MemoryStorage;
+  readonly repo: Repository;
+  readonly point: UnlockedPoint;
+}
+
+/** A copy of the base repository whose point's manifest (or FSI) is replaced by `lines`, sealed with the point's key. */
+async function craft(lines: readonly unknown[], kind: 'manifest' | 'fsi' = 'manifest'): Promise<Crafted> {
+  const storage = cloneStorage(base.storage);
+  const repo = await Repository.open(storage);
+  const point = await repo.unlock(await repo.resolvePoint(base.id), fixedResolver(PASSWORD));
+  const plaintext = encoder.encode(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const key = kind === 'manifest' ? `trees/${base.id}` : `fsi/${base.id}`;
+  storage.objects.set(key, await sealStream(point.cipher, kind, point.id, repo.zstd.compress(plaintext, 3), 1));
+  return { storage, repo, point };
+}
+
+/** A sandbox: target/ (with a file of the user's), and outside/ next to it. */
+async function sandbox(root: string): Promise<{ target: string; outside: string }> {
+  const target = join(root, 'target');
+  const outside = join(root, 'outside');
+  await mkdir(target);
+  await mkdir(outside);
+  await writeFile(join(target, 'keep.txt'), 'mine\n');
+  return { target, outside };
+}
+
+function assertCode(error: unknown, code: string, object: string, label: string): void {
+  if (!(error instanceof BunkerError)) {
+    assert.unreachable(`${label}: expected ${code}, got ${error === undefined ? 'success' : String((error as Error)?.stack ?? error)}`);
+    return;
+  }
+  assert.is(error.code, code, `${label}: ${error.message}`);
+  assert.is(error.object, object, `${label}: object named`);
+}
+
+async function restoreError(crafted: Crafted, target: string): Promise<unknown> {
+  try {
+    await restore(crafted.repo, crafted.point, new DirectoryRestoreSink(target));
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+/** Unsafe manifests; each holds a safe directory and a 40 KB file first, so a careless restorer would have written something. */
+const UNSAFE: Record<string, (outside: string) => unknown[]> = {
+  'a parent reference: ../escape': () => [dir('ok'), dataFile('ok/data'), dataFile('../escape')],
+  'a parent reference deeper down: a/../../b': () => [dir('ok'), dataFile('ok/data'), dir('a'), dataFile('a/../../b')],
+  'a bare ..': () => [dir('ok'), dataFile('ok/data'), dir('..')],
+  'a parent reference hidden in a directory: a/../../../x/y': () => [dir('ok'), dir('a'), dir('a/../../../x'), dataFile('a/../../../x/y')],
+  'an absolute path: /etc/passwd': () => [dir('ok'), dataFile('ok/data'), dataFile('/etc/passwd')],
+  'an absolute path into the sandbox': (outside) => [dir('ok'), dataFile('ok/data'), dataFile(join(outside, 'abs'))],
+  'an empty component: a//b': () => [dir('ok'), dataFile('ok/data'), dir('a'), dataFile('a//b')],
+  'a trailing slash: a/': () => [dir('ok'), dataFile('ok/data'), dir('a/')],
+  'an empty path': () => [dir('ok'), dataFile('ok/data'), emptyFile('')],
+  'a dot component: ./x': () => [dir('ok'), dataFile('ok/data'), dataFile('./x')],
+  'a NUL byte: a\\0b': () => [dir('ok'), dataFile('ok/data'), dataFile('a\u0000b')],
+  'a NUL byte before a parent reference': () => [dir('ok'), dataFile('ok/data'), dataFile('ok\u0000/../../x')],
+  'a file under a symlink entry that points outside': (outside) => [dir('ok'), dataFile('ok/data'), link('link', outside), dataFile('link/evil')],
+  'a directory under a symlink entry, then a file in it': (outside) => [link('link', outside), dir('link/sub'), dataFile('link/sub/evil')],
+  'a file under a relative symlink to ..': () => [dir('ok'), link('ok/up', '../..'), dataFile('ok/up/evil')],
+  'a file under a file': () => [dir('ok'), dataFile('ok/data'), dataFile('ok/data/x')],
+  'a child listed before its directory': () => [dir('ok'), dataFile('ok/data'), dataFile('late/x'), dir('late')],
+  // The same attacks with every parent listed as a directory, so the parent rule cannot be what stops them.
+  '../escape with its parent listed': () => [dir('ok'), dataFile('ok/data'), dir('..'), dataFile('../escape')],
+  'a/../../b with its parents listed': () => [dir('ok'), dataFile('ok/data'), dir('a'), dir('a/..'), dir('a/../..'), dataFile('a/../../b')],
+  '/etc/passwd with its parent listed': () => [dir('ok'), dataFile('ok/data'), dir('/etc'), dataFile('/etc/passwd')],
+  'a//b with its parent listed': () => [dir('ok'), dataFile('ok/data'), dir('a'), dir('a/'), dataFile('a//b')],
+  'a path over 4096 bytes': () => [dir('ok'), dataFile('ok/data'), emptyFile('p'.repeat(5000))],
+};
+
+for (const [name, build] of Object.entries(UNSAFE)) {
+  test(`UNSAFE_PATH: ${name}; nothing is written anywhere`, async () => {
+    await using tmp = await tempDir('bunker-hostile-');
+    const { target, outside } = await sandbox(tmp.path);
+    const passwd = await readFile('/etc/passwd').catch(() => undefined);
+    const before = await snapshotTree(tmp.path);
+    const crafted = await craft([header, ...build(outside)]);
+    assertCode(await restoreError(crafted, target), 'UNSAFE_PATH', `trees/${base.id}`, name);
+    assert.equal(await snapshotTree(tmp.path), before, 'nothing written inside or outside the target');
+    assert.equal(await readFile('/etc/passwd').catch(() => undefined), passwd, '/etc/passwd untouched');
+    // Every reader of the manifest refuses it, not only restore.
+    const written: Uint8Array[] = [];
+    try {
+      await dumpFile(crafted.repo, crafted.point, 'ok/data', async (b) => void written.push(b));
+      assert.unreachable('dump read a hostile manifest');
+    } catch (error) {
+      assertCode(error, 'UNSAFE_PATH', `trees/${base.id}`, `${name} (dump)`);
+    }
+    assert.is(written.length, 0);
+    const sink = new MemorySink();
+    try {
+      await restore(crafted.repo, crafted.point, sink);
+      assert.unreachable('restored into a memory sink');
+    } catch (error) {
+      assertCode(error, 'UNSAFE_PATH', `trees/${base.id}`, `${name} (memory sink)`);
+    }
+    assert.not.ok(sink.began, 'the sink was never even started');
+  });
+}
+
+test('control: a crafted manifest with safe paths restores, so the cases above reach the path check', async () => {
+  await using tmp = await tempDir('bunker-hostile-');
+  const { target } = await sandbox(tmp.path);
+  const crafted = await craft([header, dir('ok'), dataFile('ok/data'), emptyFile('ok/..hidden..'), emptyFile('.x')]);
+  await restore(crafted.repo, crafted.point, new DirectoryRestoreSink(target));
+  assert.equal(new Uint8Array(await readFile(join(target, 'ok', 'data'))), DATA);
+  const after = await snapshotTree(target);
+  assert.equal(Object.keys(after).sort(), ['.x', 'keep.txt', 'ok', 'ok/..hidden..', 'ok/data']);
+});
+
+test('a symlink entry pointing outside is restored as a link, and nothing is written through it', async () => {
+  await using tmp = await tempDir('bunker-hostile-');
+  const { target, outside } = await sandbox(tmp.path);
+  const crafted = await craft([header, dir('d'), link('d/out', outside), link('d/up', '../../outside'), dataFile('d/after')]);
+  await restore(crafted.repo, crafted.point, new DirectoryRestoreSink(target));
+  const after = await snapshotTree(tmp.path);
+  assert.is(after['target/d/out'], `symlink -> ${outside}`);
+  assert.is(after['target/d/up'], 'symlink -> ../../outside');
+  assert.is(after['outside'], 'dir');
+  assert.equal(Object.keys(after).filter((k) => k.startsWith('outside/')), [], 'nothing written through the links');
+});
+
+test('a symlink already in the target, where the manifest has a directory: ALREADY_EXISTS, nothing written through it', async () => {
+  await using tmp = await tempDir('bunker-hostile-');
+  const { target, outside } = await sandbox(tmp.path);
+  await symlink(outside, join(target, 'd'));
+  await symlink(join(outside, 'f'), join(target, 'f'));
+  for (const lines of [[header, dir('d'), dataFile('d/evil')], [header, dataFile('f')]]) {
+    const before = await snapshotTree(tmp.path);
+    const error = await restoreError(await craft(lines), target);
+    assert.instance(error, BunkerError);
+    assert.is((error as BunkerError).code, 'ALREADY_EXISTS', (error as Error).message);
+    assert.equal(await snapshotTree(tmp.path), before);
+  }
+});
+
+test('a duplicate path (a file, then a symlink of the same name) is refused as TAMPERED', async () => {
+  await using tmp = await tempDir('bunker-hostile-');
+  const { target, outside } = await sandbox(tmp.path);
+  const before = await snapshotTree(tmp.path);
+  const crafted = await craft([header, dir('ok'), dataFile('ok/x'), link('ok/x', outside)]);
+  assertCode(await restoreError(crafted, target), 'TAMPERED', `trees/${base.id}`, 'duplicate');
+  assert.equal(await snapshotTree(tmp.path), before);
+});
+
+test('a symlink entry whose target holds a NUL is refused as TAMPERED', async () => {
+  await using tmp = await tempDir('bunker-hostile-');
+  const { target } = await sandbox(tmp.path);
+  const crafted = await craft([header, link('l', 'x\u0000y')]);
+  assertCode(await restoreError(crafted, target), 'TAMPERED', `trees/${base.id}`, 'NUL target');
+});
+
+test('a hostile FSI (../escape, /etc/passwd, a NUL) is refused with UNSAFE_PATH naming the FSI', async () => {
+  for (const path of ['../escape', '/etc/passwd', 'a\u0000b', 'a//b']) {
+    const crafted = await craft([['ok', 'd', 0, MTIME], [path, 'f', 1, MTIME]], 'fsi');
+    try {
+      await pointListing(crafted.repo, crafted.point);
+      assert.unreachable(path);
+    } catch (error) {
+      assertCode(error, 'UNSAFE_PATH', `fsi/${base.id}`, JSON.stringify(path));
+    }
+  }
+});
+
+test.run();

@@ -2,7 +2,7 @@
 import { createBLAKE3 } from 'hash-wasm';
 import type { ChunkIdAlgorithm } from './repo/config.ts';
 
-export const CHUNK_ID_BYTES = 32;
+export const CHUNK_ID_BYTES = 32; // FORMAT.md §5.2
 
 export type ChunkIdFunction = (data: Uint8Array) => Promise<Uint8Array>;
 

@@ -17,6 +17,7 @@ export const DEFAULT_CHUNKER_PARAMS: ChunkerParams = Object.freeze({
   maxBytes: 4 * 1024 * 1024,
 });
 
+/** FORMAT.md §5: powers of two, 64 <= min < avg < max <= 64 MiB. */
 export function checkChunkerParams(value: unknown): ChunkerParams {
   const p = value as Partial<ChunkerParams> | null;
   const isPow2 = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -29,7 +30,7 @@ export function checkChunkerParams(value: unknown): ChunkerParams {
   return Object.freeze({ minBytes: p.minBytes, avgBytes: p.avgBytes, maxBytes: p.maxBytes });
 }
 
-/** Builds the 256-entry gear table from 1024 seed bytes (big-endian u32 each). */
+/** Builds the 256-entry gear table from 1024 seed bytes (big-endian u32 each). FORMAT.md §5.1 */
 export function gearTable(seed: Uint8Array): Uint32Array {
   if (seed.length !== 1024) throw new Error('internal error: gear seed must be 1024 bytes');
   const view = new DataView(seed.buffer, seed.byteOffset, seed.byteLength);
@@ -39,7 +40,7 @@ export function gearTable(seed: Uint8Array): Uint32Array {
 }
 
 /**
- * Masks select the top bits of the 32-bit gear hash (its most recent 32 input bytes).
+ * FORMAT.md §5.1. Masks select the top bits of the 32-bit gear hash (its most recent 32 input bytes).
  * Normalized chunking: below avg the strict mask (log2(avg)+2 bits), above it the loose mask (log2(avg)-2 bits).
  */
 function topBitsMask(bits: number): number {

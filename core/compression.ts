@@ -8,6 +8,7 @@ import type { ChunkCodec } from './repo/pack.ts';
 export const DEFAULT_ZSTD_LEVEL = 3;
 export const MIN_ZSTD_LEVEL = 1;
 export const MAX_ZSTD_LEVEL = 19;
+// FORMAT.md §7.1: the incompressibility estimate.
 const SAMPLE_BYTES = 4096;
 /** Above this many bits per byte in every sample, zstd cannot gain enough to pay for itself. */
 const INCOMPRESSIBLE_BITS_PER_BYTE = 7.9;

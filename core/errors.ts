@@ -3,6 +3,7 @@
  * (cli/exit-codes.ts) and the server to an HTTP status, each in one place.
  * Messages are for people and never contain a secret (password, hash, key).
  */
+// Closed set; what each code means to a reader of the format: FORMAT.md §1.3.
 export const ERROR_CODES = [
   'USAGE',
   'WRONG_PASSWORD',

@@ -15,6 +15,7 @@ export interface FsiEntry {
   readonly mtimeMs: number;
 }
 
+// FORMAT.md §10
 const TYPE_CODES: Record<EntryType, string> = { file: 'f', dir: 'd', symlink: 'l' };
 const CODE_TYPES: Record<string, EntryType> = { f: 'file', d: 'dir', l: 'symlink' };
 

@@ -6,6 +6,7 @@
  */
 import { concatBytes } from '../format/bytes.ts';
 
+// FORMAT.md §4.1: 96-bit nonces, 128-bit tags, 256-bit keys for every object cipher.
 export const NONCE_BYTES = 12;
 export const TAG_BYTES = 16;
 export const KEY_BYTES = 32;
@@ -58,7 +59,7 @@ export async function aesGcmCipher(rawKey: Uint8Array): Promise<ObjectCipher> {
 }
 
 /**
- * Unencrypted backups: plaintext followed by the first 16 bytes of SHA-256(nonce ‖ aad ‖ plaintext).
+ * Cipher id 0 (FORMAT.md §4.1). Unencrypted backups: plaintext followed by the first 16 bytes of SHA-256(nonce ‖ aad ‖ plaintext).
  * Detects corruption and misplaced objects, not a deliberate forger (who has no key to forge anyway).
  */
 export const checksumCipher: ObjectCipher = Object.freeze({

@@ -13,7 +13,7 @@ export interface KdfParams {
   readonly parallelism: number;
 }
 
-/** Production defaults: RFC 9106 §4 second recommended option (64 MiB, t=3, p=4). */
+/** Production defaults: RFC 9106 §4 second recommended option (64 MiB, t=3, p=4). FORMAT.md §3.1 */
 export const DEFAULT_KDF_PARAMS: KdfParams = Object.freeze({
   algorithm: 'argon2id',
   memoryKiB: 64 * 1024,
@@ -33,6 +33,7 @@ export const KDF_LIMITS = Object.freeze({
   maxSaltBytes: 64,
 });
 
+/** |H| (FORMAT.md §3) and the salt length writers draw (FORMAT.md §3.1). */
 export const PASSWORD_HASH_BYTES = 32;
 export const SALT_BYTES = 16;
 

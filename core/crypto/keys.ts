@@ -14,14 +14,16 @@ import { concatBytes, constantTimeEqual, randomBytes, utf8 } from '../format/byt
 import { aesGcmCipher, KEY_BYTES, NONCE_BYTES, type ObjectCipher } from './cipher.ts';
 import { hkdf } from './kdf.ts';
 
+// FORMAT.md §3: HKDF info labels, verbatim.
 export const LABEL_KEK = 'bunker kek';
 export const LABEL_VERIFY = 'bunker verify';
 export const LABEL_POINT_MAC = 'bunker point mac';
 export const LABEL_CHUNK_ID = 'bunker chunk-id';
 export const LABEL_CHUNKER = 'bunker chunker';
-/** Input keying material of the fixed, public gear table used by unencrypted backups. */
+/** Input keying material of the fixed, public gear table used by unencrypted backups (FORMAT.md §5.1). */
 export const PUBLIC_GEAR_IKM = 'bunker public gear table';
-export const GEAR_SEED_BYTES = 1024;
+export const GEAR_SEED_BYTES = 1024; // FORMAT.md §5.1
+/** nonce ‖ wrapped key ‖ tag = 60 bytes (FORMAT.md §3.2). */
 export const WRAPPED_KEY_BYTES = NONCE_BYTES + KEY_BYTES + 16;
 
 export interface PasswordKeys {
@@ -65,6 +67,7 @@ export function newSecretKey(): Uint8Array {
   return randomBytes(KEY_BYTES);
 }
 
+/** FORMAT.md §3.2: "bunker/wrap/<label>" ‖ 0x00 ‖ point id ‖ 0x00 ‖ run id. */
 function wrapAad(label: 'master' | 'dek', pointId: string, runId: string): Uint8Array {
   return concatBytes(utf8(`bunker/wrap/${label}`), new Uint8Array([0]), utf8(pointId), new Uint8Array([0]), utf8(runId));
 }

@@ -12,25 +12,28 @@ import { BunkerError } from '../errors.ts';
 import { concatBytes, randomBytes, u32be, utf8 } from '../format/bytes.ts';
 import { type ObjectCipher, TAG_BYTES } from './cipher.ts';
 
+// FORMAT.md §4.3: header and segment constants.
 export const STREAM_MAGIC = utf8('BNKS');
 export const STREAM_VERSION = 1;
 export const STREAM_HEADER_BYTES = 16;
 export const SEGMENT_BYTES = 64 * 1024;
 export const LAST_SEGMENT_FLAG = 0x01;
-/** The first byte of every stream nonce prefix is 0x01, keeping stream nonces apart from chunk nonces (0x00…). */
+/** The first byte of every stream nonce prefix is 0x01, keeping stream nonces apart from chunk nonces (0x00…). FORMAT.md §4.2 */
 export const STREAM_NONCE_DOMAIN = 0x01;
 
 /** Object kinds, never reused (FORMAT.md §4.3). */
 export const StreamKind = Object.freeze({ manifest: 1, fsi: 2, index: 3, bundle: 4 } as const);
 export type StreamKindName = keyof typeof StreamKind;
 
-/** Codec of the plaintext inside the stream: 0 = raw, 1 = zstd frame. */
+/** Codec of the plaintext inside the stream: 0 = raw, 1 = zstd frame (FORMAT.md §4.3, ids never reused: §11). */
 export type StreamCodec = 0 | 1;
 
+/** FORMAT.md §4.3: "bunker/<kind>" ‖ 0x00 ‖ object id ‖ 0x00 ‖ header. */
 export function streamAad(kind: StreamKindName, objectId: string, header: Uint8Array): Uint8Array {
   return concatBytes(utf8(`bunker/${kind}`), new Uint8Array([0]), utf8(objectId), new Uint8Array([0]), header);
 }
 
+/** FORMAT.md §4.3: prefix (7) ‖ u32be segment index ‖ last-flag. */
 function segmentNonce(prefix: Uint8Array, counter: number, isFinal: boolean): Uint8Array {
   const nonce = new Uint8Array(12);
   nonce.set(prefix, 0);

@@ -13,6 +13,7 @@
 import { BunkerError } from '../errors.ts';
 import { bytesEqual, concatBytes, fromUtf8, readU16be, readU32be, u16be, u32be, utf8 } from './bytes.ts';
 
+// FORMAT.md §6.1: envelope sizes and flags.
 export const DOCUMENT_PREFIX_BYTES = 16;
 export const CHECKSUM_BYTES = 32;
 export const MAC_BYTES = 32;

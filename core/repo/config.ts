@@ -4,6 +4,7 @@ import { BunkerError } from '../errors.ts';
 import { randomId } from '../format/bytes.ts';
 import { encodeDocument, parseDocument } from '../format/document.ts';
 
+// FORMAT.md §6.2 (key: §2.1)
 export const CONFIG_KEY = 'config';
 export const CONFIG_MAGIC = 'BNKREPO1';
 export const CONFIG_VERSION = 1;

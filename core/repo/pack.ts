@@ -14,21 +14,27 @@ import { NONCE_BYTES, TAG_BYTES } from '../crypto/cipher.ts';
 import { BunkerError } from '../errors.ts';
 import { concatBytes, toHex, u32be, u64be, utf8 } from '../format/bytes.ts';
 
+// FORMAT.md §7
 export const PACK_MAGIC = utf8('BNKPACK1');
 export const PACK_HEADER_BYTES = 8;
 export const BLOB_OVERHEAD_BYTES = NONCE_BYTES + TAG_BYTES;
+/** First byte of every chunk nonce, apart from STREAM nonces (0x01…). FORMAT.md §4.2 */
 export const CHUNK_NONCE_DOMAIN = 0x00;
 
+/** Chunk codecs, never reused: 0 raw, 1 zstd (FORMAT.md §7.1). */
 export type ChunkCodec = 0 | 1;
 
+/** packs/<first two hex>/<pack id> (FORMAT.md §2.1). */
 export function packKey(packId: string): string {
   return `packs/${packId.slice(0, 2)}/${packId}`;
 }
 
+/** FORMAT.md §7: "bunker/chunk" ‖ 0x00 ‖ chunk id ‖ codec ‖ u32be raw length. */
 export function chunkAad(chunkId: Uint8Array, codec: ChunkCodec, rawLength: number): Uint8Array {
   return concatBytes(utf8('bunker/chunk'), new Uint8Array([0]), chunkId, new Uint8Array([codec]), u32be(rawLength));
 }
 
+/** FORMAT.md §4.2: 0x00 ‖ 0x000000 ‖ u64be counter. */
 export function chunkNonce(counter: number): Uint8Array {
   const nonce = new Uint8Array(NONCE_BYTES);
   nonce[0] = CHUNK_NONCE_DOMAIN;

@@ -12,6 +12,7 @@ import { fromHex, readU32be, toHex } from '../format/bytes.ts';
 import { CHUNK_ID_BYTES } from '../chunk-id.ts';
 import type { ChunkCodec } from './pack.ts';
 
+/** chunk id ‖ pack number ‖ offset ‖ length ‖ raw length ‖ codec (FORMAT.md §8). */
 export const INDEX_ENTRY_BYTES = CHUNK_ID_BYTES + 17;
 
 export interface IndexEntry {
@@ -24,6 +25,7 @@ export interface IndexEntry {
   readonly runId: string;
 }
 
+/** index/<run id> (FORMAT.md §2.1). */
 export function indexKey(runId: string): string {
   return `index/${runId}`;
 }

@@ -20,6 +20,7 @@ export interface Storage {
   delete(key: string): Promise<void>;
 }
 
+// FORMAT.md §2
 const KEY_PATTERN = /^[a-z0-9._-]+(\/[a-z0-9._-]+)*$/;
 
 export function checkKey(key: string): string {

@@ -96,9 +96,10 @@ export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
     return damaged('invalid JSON line');
   };
   const head = parse(lines[0] ?? '');
-  if (head.version !== MANIFEST_VERSION) {
-    throw new BunkerError('UNSUPPORTED_VERSION', `${objectName} has manifest version ${String(head.version)}; this bunker reads ${MANIFEST_VERSION}`, { object: objectName });
+  if (typeof head.version === 'number' && head.version > MANIFEST_VERSION) {
+    throw new BunkerError('UNSUPPORTED_VERSION', `${objectName} has manifest version ${head.version}; this bunker reads version ${MANIFEST_VERSION}. Upgrade bunker to read it.`, { object: objectName });
   }
+  if (head.version !== MANIFEST_VERSION) damaged('bad version');
   const header: ManifestHeader = {
     version: MANIFEST_VERSION,
     sources: Array.isArray(head.sources) ? head.sources.map(String) : [],

@@ -5,7 +5,7 @@
  */
 import { checkKdfParams, checkSalt, type KdfParams } from '../crypto/kdf.ts';
 import { WRAPPED_KEY_BYTES } from '../crypto/keys.ts';
-import { BunkerError } from '../errors.ts';
+import { BunkerError, isBunkerError } from '../errors.ts';
 import { fromBase64 } from '../format/bytes.ts';
 import { parseDocument } from '../format/document.ts';
 
@@ -118,13 +118,15 @@ export async function parsePoint(bytes: Uint8Array, expectedId: string): Promise
   if (typeof enc !== 'object' || enc === null) return corrupted('missing encryption metadata');
   const salt = decodeBase64Field(enc.salt);
   if (salt === undefined) return corrupted('its salt is missing, so no password can open it');
-  try {
-    checkSalt(salt);
-  } catch {
-    corrupted('its salt has an invalid length');
-  }
   if (enc.kdf === undefined) corrupted('its key derivation parameters are missing');
-  checkKdfParams(enc.kdf); // KDF_PARAMS_OUT_OF_RANGE for hostile values
+  try {
+    // Bounded before any use: a hostile point must not buy a 16 GiB Argon2 run (or a weak salt).
+    checkSalt(salt);
+    checkKdfParams(enc.kdf);
+  } catch (error) {
+    if (!isBunkerError(error, 'KDF_PARAMS_OUT_OF_RANGE')) throw error;
+    throw new BunkerError('KDF_PARAMS_OUT_OF_RANGE', `${objectName}: ${error.message}`, { object: objectName });
+  }
   const verifier = decodeBase64Field(enc.verifier);
   if (verifier === undefined || verifier.length !== 32) return corrupted('its password verifier is missing');
   const wrappedMaster = decodeBase64Field(enc.master);

@@ -1,7 +1,8 @@
 /** Shared by every command: where the data and the repository are, and opening it. */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Repository } from '../core/mod.ts';
+import { BunkerError, Repository } from '../core/mod.ts';
+import { defaultWorkerCount, workerCodecPool } from '../core/host/worker-codec-pool.ts';
 import { DirectoryStorage } from '../core/host/directory-storage.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
 import type { Io } from './io.ts';
@@ -27,10 +28,24 @@ export async function openRepository(options: RepoOptions, io: Io, { createIfMis
   await loadWasmFromPackages();
   const path = repositoryPath(options, io.env);
   const storage = new DirectoryStorage(path);
+  let repo: Repository;
   if (createIfMissing && !(await Repository.exists(storage))) {
-    const repo = await Repository.init(storage);
+    repo = await Repository.init(storage);
     io.err(`bunker: created a new repository at ${path}\n`);
-    return repo;
+  } else {
+    repo = await Repository.open(storage);
   }
-  return Repository.open(storage);
+  useWorkers(repo, io.env);
+  return repo;
+}
+
+/**
+ * Compression on worker threads: BUNKER_WORKERS (default: one per CPU; 0 = inline on the main
+ * thread) and BUNKER_ZSTD=wasm|native (default native where node:zlib has zstd; frames are identical).
+ */
+export function useWorkers(repo: Repository, env: Io['env']): void {
+  const workers = env.BUNKER_WORKERS === undefined ? defaultWorkerCount() : Number(env.BUNKER_WORKERS);
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new BunkerError('USAGE', 'BUNKER_WORKERS must be a whole number 0..64');
+  if (workers === 0) return;
+  repo.codecs = workerCodecPool({ workers, native: env.BUNKER_ZSTD !== 'wasm', inline: repo.codecs });
 }

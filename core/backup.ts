@@ -3,7 +3,6 @@
  * Objects are immutable and the point is written last, so a failed run leaves only
  * unreferenced packs (which `check` reports) and no visible point.
  */
-import { compressChunk } from './compression.ts';
 import { aesGcmCipher, checksumCipher, type ObjectCipher } from './crypto/cipher.ts';
 import { DEFAULT_KDF_PARAMS, derivePasswordHash, type KdfParams, SALT_BYTES } from './crypto/kdf.ts';
 import { derivePasswordKeys, newSecretKey, type PasswordKeys, wrapKey } from './crypto/keys.ts';
@@ -19,6 +18,7 @@ import { type PointBody, type PointEncryption, type PointRecord, type PointStats
 import { encodeRunIndex, type IndexEntry, indexKey } from './repo/run-index.ts';
 import { type Repository, seriesContext, type SeriesContext, type UnlockedPoint } from './repository.ts';
 import type { Source, SourceEntry } from './source.ts';
+import { Profile } from './profile.ts';
 
 export interface BackupOptions {
   /** The backup series (`--name`); points of one series share keys and dedup. */
@@ -32,11 +32,13 @@ export interface BackupOptions {
   readonly kdf?: KdfParams;
   /** Write the file-system index (default true). */
   readonly fsi?: boolean;
-  /** Chunks in flight at once (default 4). */
+  /** Chunks in flight at once (default: twice the codec threads, plus two). */
   readonly concurrency?: number;
   readonly onProgress?: (progress: BackupProgress) => void;
   /** Called for entries the source skipped or could not read; the backup goes on. */
   readonly onWarning?: (message: string) => void;
+  /** Collects time per pipeline stage (`--profile`). */
+  readonly profile?: Profile;
 }
 
 export interface BackupProgress {
@@ -53,6 +55,8 @@ export interface BackupResult {
   readonly parentId: string | null;
   readonly stats: PointStats;
   readonly keySource: string;
+  /** Milliseconds per stage, when a profile was requested. */
+  readonly profile?: Record<string, number>;
 }
 
 interface RunKeys {
@@ -110,7 +114,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   const pendingIds = new Set<string>();
   const { chunker, chunkId } = keys.series;
   const maxChunk = chunker.params.maxBytes;
-  const concurrency = Math.max(1, options.concurrency ?? 4);
+  const concurrency = Math.max(1, options.concurrency ?? 2 * repo.codecs.threads + 2);
   const pool = new ChunkBufferPool(concurrency + 1, maxChunk);
   const inflight = new Set<Promise<void>>();
   let counter = 0;
@@ -120,8 +124,9 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   const stats = { files: 0, dirs: 0, symlinks: 0, bytes: 0, filesNew: 0, filesChanged: 0, filesUnchanged: 0, bytesRead: 0, bytesAdded: 0, chunksNew: 0 };
   let bytesSkipped = 0;
 
+  const profile = options.profile ?? new Profile();
   const put = async (key: string, data: Uint8Array): Promise<void> => {
-    if (await repo.storage.put(key, data)) stats.bytesAdded += data.length;
+    if (await profile.time('write', repo.storage.put(key, data))) stats.bytesAdded += data.length;
   };
 
   const flushPack = async (): Promise<void> => {
@@ -136,29 +141,35 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     packWrite.catch(() => undefined);
   };
 
-  const storeChunk = async (buffer: Uint8Array, length: number, chunks: string[], slot: number): Promise<void> => {
-    let released = false;
+  // Blobs are appended to packs in chunk order, whatever order the workers finish in, so pack
+  // contents do not depend on the worker count and restores read packs sequentially.
+  let appendTail: Promise<void> = Promise.resolve();
+
+  const storeChunk = async (buffer: Uint8Array, length: number, chunks: string[], slot: number, previousAppend: Promise<void>): Promise<void> => {
+    let held: Uint8Array | undefined = buffer;
     const release = () => {
-      if (!released) {
-        released = true;
-        pool.release(buffer);
+      if (held !== undefined) {
+        // A buffer lost to a failed worker is replaced, so waiting readers never hang.
+        pool.release(held.byteLength === 0 ? new Uint8Array(maxChunk) : held);
+        held = undefined;
       }
     };
     try {
-      const data = buffer.subarray(0, length);
-      const idBytes = await chunkId(data);
+      const idBytes = await profile.time('hash', chunkId(buffer.subarray(0, length)));
       const id = toHex(idBytes);
       chunks[slot] = id;
       if (parentIndex.has(id) || newIndex.has(id) || pendingIds.has(id)) return;
       pendingIds.add(id);
-      const { codec, payload } = compressChunk(repo.zstd, data, options.compressionLevel);
+      const compressed = await profile.time('compress', repo.codecs.compress(buffer, length, options.compressionLevel));
+      held = compressed.buffer;
       // sealChunk copies its input before its first await (WebCrypto semantics), so the
       // buffer can go back to the pool as soon as the call has started.
-      const sealing = sealChunk(keys.cipher, counter++, idBytes, codec, length, payload);
+      const sealing = sealChunk(keys.cipher, counter++, idBytes, compressed.codec, length, compressed.payload);
       release();
-      const blob = await sealing;
+      const blob = await profile.time('encrypt', sealing);
+      await previousAppend;
       const offset = pack.add(blob);
-      newIndex.set(id, { packId, offset, length: blob.length, rawLength: length, codec, runId });
+      newIndex.set(id, { packId, offset, length: blob.length, rawLength: length, codec: compressed.codec, runId });
       pendingIds.delete(id);
       stats.chunksNew++;
       if (pack.sizeBytes >= repo.config.packTargetBytes) await flushPack();
@@ -181,7 +192,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   const readBuffer = new Uint8Array(maxChunk * 2);
 
   const backupFile = async (entry: SourceEntry, chunks: string[]): Promise<void> => {
-    const reader = await entry.open!();
+    const reader = await profile.time('read', entry.open!());
     try {
       let start = 0;
       let end = 0;
@@ -194,21 +205,26 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
             end -= start;
             start = 0;
           }
-          const n = await reader.read(readBuffer.subarray(end));
+          const n = await profile.time('read', reader.read(readBuffer.subarray(end)));
           if (n === 0) isEnd = true;
           end += n;
           stats.bytesRead += n;
         }
         if (end === start) break;
+        const cutStarted = performance.now();
         const cut = chunker.nextCut(readBuffer, start, end, isEnd);
-        const buffer = await pool.acquire();
+        profile.add('chunk', performance.now() - cutStarted);
+        const buffer = await profile.time('wait', pool.acquire());
         if (pool.failure !== undefined) {
           pool.release(buffer);
           throw pool.failure;
         }
         buffer.set(readBuffer.subarray(start, start + cut));
         start += cut;
-        launch(storeChunk(buffer, cut, chunks, slot++));
+        const previous = appendTail;
+        const task = storeChunk(buffer, cut, chunks, slot++, previous);
+        appendTail = task.catch(() => undefined);
+        launch(task);
       }
     } finally {
       await reader.close();
@@ -217,7 +233,11 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
 
   const entries: ManifestEntry[] = [];
   const fileChunks: { entry: { chunks?: readonly string[] }; chunks: string[] }[] = [];
-  for await (const entry of source.entries()) {
+  const walk = source.entries()[Symbol.asyncIterator]();
+  for (;;) {
+    const walked = await profile.time('walk', walk.next());
+    if (walked.done) break;
+    const entry = walked.value;
     if (pool.failure !== undefined) throw pool.failure;
     const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size };
     if (entry.type === 'dir') {
@@ -300,7 +320,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   };
   const document = await encodeDocument(POINT_MAGIC, POINT_VERSION, body, keys.passwordKeys?.pointMacKey);
   if (!(await repo.storage.put(pointKey(pointId), document))) throw new Error('internal error: point id collision');
-  return { pointId, series: options.series, parentId: body.parent, stats: finalStats, keySource: keys.keySource };
+  return { pointId, series: options.series, parentId: body.parent, stats: finalStats, keySource: keys.keySource, ...(options.profile ? { profile: options.profile.rounded() } : {}) };
 }
 
 export function checkSeriesName(name: string): void {

@@ -17,6 +17,7 @@ import { parsePoint, pointKey, type PointRecord } from './repo/recovery-point.ts
 import { type IndexEntry, indexKey, parseRunIndex } from './repo/run-index.ts';
 import type { Storage } from './storage/storage.ts';
 import { ZstdCodec } from '../wasm/mod.ts';
+import { type ChunkCodecPool, inlineCodecPool } from './codec-pool.ts';
 
 export interface UnlockedPoint {
   readonly record: PointRecord;
@@ -51,6 +52,8 @@ export class Repository {
   readonly storage: Storage;
   readonly config: RepositoryConfig;
   readonly zstd = new ZstdCodec();
+  /** Where chunks are (de)compressed; hosts swap in a worker pool (core/host/worker-codec-pool.ts). */
+  codecs: ChunkCodecPool = inlineCodecPool(this.zstd);
 
   private constructor(storage: Storage, config: RepositoryConfig) {
     this.storage = storage;

@@ -10,6 +10,7 @@ import { type Manifest, type ManifestEntry, parentPath } from './manifest.ts';
 import { openChunk, packKey } from './repo/pack.ts';
 import type { IndexEntry } from './repo/run-index.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
+import { Profile } from './profile.ts';
 
 /** Where restored entries go. core/host/fs-restore-sink.ts writes a directory; tests may collect in memory. */
 export interface RestoreSink {
@@ -31,6 +32,8 @@ export interface RestoreOptions {
   /** Chunks fetched and decrypted ahead of the writer (default 8). */
   readonly concurrency?: number;
   readonly onProgress?: (progress: RestoreProgress) => void;
+  /** Collects time per stage (`--profile`). */
+  readonly profile?: Profile;
 }
 
 export interface RestoreProgress {
@@ -49,7 +52,9 @@ export interface RestoreResult {
 }
 
 /** Largest coalesced read from one pack. */
-const MAX_READ_BYTES = 16 * 1024 * 1024;
+const MAX_READ_BYTES = 8 * 1024 * 1024;
+/** Bytes read ahead of the writer at most (plus one read). */
+const MAX_READ_AHEAD_BYTES = 32 * 1024 * 1024;
 
 export function selectEntries(manifest: Manifest, include: readonly string[] | undefined): ManifestEntry[] {
   if (include === undefined || include.length === 0) return [...manifest.entries];
@@ -119,39 +124,45 @@ function coalesce(refs: readonly ChunkRef[]): ReadUnit[] {
 }
 
 /** Reads, authenticates and decompresses every chunk of `refs`, yielding plaintexts in order. */
-export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: readonly ChunkRef[], concurrency = 8): AsyncGenerator<Uint8Array> {
+export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: readonly ChunkRef[], concurrency = 8, profile = new Profile()): AsyncGenerator<Uint8Array> {
   const units = coalesce(refs);
   const load = async (unit: ReadUnit): Promise<Uint8Array[]> => {
-    const bytes = await repo.storage.getRange(packKey(unit.packId), unit.offset, unit.length);
+    const bytes = await profile.time('fetch', repo.storage.getRange(packKey(unit.packId), unit.offset, unit.length));
     return Promise.all(unit.refs.map(async (ref) => {
       const e = ref.entry;
       const cipher = point.runCiphers.get(e.runId);
       if (cipher === undefined) throw new Error('internal error: index entry from a run outside the key table');
       const start = e.offset - unit.offset;
-      const payload = await openChunk(cipher, bytes.subarray(start, start + e.length), fromHex(ref.id), e.codec, e.rawLength, e.packId);
+      const payload = await profile.time('decrypt', () => openChunk(cipher, bytes.subarray(start, start + e.length), fromHex(ref.id), e.codec, e.rawLength, e.packId));
       if (e.codec === 0) {
         if (payload.length !== e.rawLength) throw new BunkerError('TAMPERED', `chunk ${ref.id.slice(0, 16)} has the wrong length`, { object: packKey(e.packId) });
         return payload;
       }
       try {
-        return repo.zstd.decompress(payload, e.rawLength);
+        return await profile.time('decompress', repo.codecs.decompress(payload, e.rawLength));
       } catch {
         throw new BunkerError('TAMPERED', `chunk ${ref.id.slice(0, 16)} in ${packKey(e.packId)} does not decompress to its recorded size`, { object: packKey(e.packId) });
       }
     }));
   };
-  const window: Promise<Uint8Array[]>[] = [];
+  // Read-ahead is bounded by count and by bytes, so memory stays flat whatever the data size.
+  const window: { promise: Promise<Uint8Array[]>; bytes: number }[] = [];
+  let windowBytes = 0;
   let next = 0;
   const fill = () => {
-    while (next < units.length && window.length < concurrency) {
-      const promise = load(units[next++]!);
+    while (next < units.length && window.length < concurrency && (window.length === 0 || windowBytes < MAX_READ_AHEAD_BYTES)) {
+      const unit = units[next++]!;
+      const promise = load(unit);
       promise.catch(() => undefined); // surfaced when awaited in order
-      window.push(promise);
+      window.push({ promise, bytes: unit.length });
+      windowBytes += unit.length;
     }
   };
   fill();
   while (window.length > 0) {
-    const chunks = await window.shift()!;
+    const head = window.shift()!;
+    windowBytes -= head.bytes;
+    const chunks = await head.promise;
     fill();
     yield* chunks;
   }
@@ -167,7 +178,8 @@ export async function restore(repo: Repository, point: UnlockedPoint, sink: Rest
   const bytesTotal = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
   await sink.begin(entries);
   try {
-    const chunks = readChunks(repo, point, refs, options.concurrency ?? 8);
+    const profile = options.profile ?? new Profile();
+    const chunks = readChunks(repo, point, refs, options.concurrency ?? 8, profile);
     for (const entry of entries) {
       if (entry.type === 'dir') {
         await sink.directory(entry);
@@ -185,7 +197,7 @@ export async function restore(repo: Repository, point: UnlockedPoint, sink: Rest
             yield next.value;
           }
         })();
-        await sink.file(entry, data);
+        await profile.time('output', sink.file(entry, data));
         result.files++;
         options.onProgress?.({ files: result.files, filesTotal, bytes: result.bytes, bytesTotal, currentPath: entry.path });
       }

@@ -9,6 +9,7 @@ import { parseKdfOption } from '../kdf-option.ts';
 import { passwordResolver } from '../password.ts';
 import { ProgressLine } from '../progress.ts';
 import type { CommandSpec } from './spec.ts';
+import { Profile } from '../../core/profile.ts';
 
 export interface BackupCliOptions {
   readonly paths: readonly string[];
@@ -23,6 +24,7 @@ export interface BackupCliOptions {
   readonly passwordFile?: string;
   readonly kdf?: string;
   readonly json?: boolean;
+  readonly profile?: boolean;
 }
 
 function stdinSource(io: Io, name: string): Source {
@@ -63,6 +65,7 @@ export async function runBackup(options: BackupCliOptions, io: Io): Promise<Back
     fsi: options.fsi !== false,
     onProgress: (p) => progress.update({ files: p.files, bytes: p.bytesRead + p.bytesSkipped, label: p.currentPath }),
     onWarning: warn,
+    ...(options.profile ? { profile: new Profile() } : {}),
   });
   progress.done();
   if (options.json) {
@@ -75,6 +78,7 @@ export async function runBackup(options: BackupCliOptions, io: Io): Promise<Back
     `point ${result.pointId.slice(0, 12)} saved (backup "${result.series}"${result.parentId ? `, parent ${result.parentId.slice(0, 12)}` : ''})\n` +
       `  files     ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged; ${s.dirs} directories, ${s.symlinks} symlinks\n` +
       `  read      ${formatBytes(s.bytesRead)} of ${formatBytes(s.bytes)} in ${formatDuration(s.durationMs)} (${formatRate(s.bytesRead, s.durationMs)})\n` +
+      (result.profile ? `  profile   ${Object.entries(result.profile).map(([k, v]) => `${k} ${formatDuration(v)}`).join(', ')}\n` : '') +
       `  added     ${formatBytes(stored)} to the repository (${s.chunksNew} new chunks` +
       (s.bytesRead > 0 && stored > 0 ? `; ${(s.bytesRead / stored).toFixed(2)}x smaller after dedup and compression)` : ')') + '\n',
   );
@@ -94,6 +98,7 @@ export const backupCommand: CommandSpec = {
       .option('stdin', { type: 'boolean', default: false, describe: 'back up standard input as one file' })
       .option('stdin-name', { type: 'string', default: 'stdin', describe: 'file name for --stdin' })
       .option('fsi', { type: 'boolean', default: true, describe: 'write the file-system index (--no-fsi to skip)' })
+      .option('profile', { type: 'boolean', default: false, describe: 'report the time spent in each pipeline stage' })
       .option('kdf', { type: 'string', describe: 'Argon2id parameters for a new backup, m=KiB,t=N,p=N (advanced)' }),
   run: async (argv, io) => void (await runBackup(argv as unknown as BackupCliOptions, io)),
 };

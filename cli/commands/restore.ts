@@ -7,6 +7,7 @@ import type { Io } from '../io.ts';
 import { passwordResolver } from '../password.ts';
 import { ProgressLine } from '../progress.ts';
 import type { CommandSpec } from './spec.ts';
+import { Profile } from '../../core/profile.ts';
 
 export interface RestoreCliOptions {
   readonly point: string;
@@ -16,6 +17,7 @@ export interface RestoreCliOptions {
   readonly name?: string;
   readonly passwordFile?: string;
   readonly json?: boolean;
+  readonly profile?: boolean;
 }
 
 export async function runRestore(options: RestoreCliOptions, io: Io): Promise<RestoreResult & { pointId: string; keySource: string; target: string; durationMs: number }> {
@@ -24,13 +26,15 @@ export async function runRestore(options: RestoreCliOptions, io: Io): Promise<Re
   const point = await repo.unlock(await repo.resolvePoint(options.point, options.name), passwordResolver(io, options.passwordFile));
   const target = resolve(options.target);
   const progress = new ProgressLine(io);
+  const profile = options.profile ? new Profile() : undefined;
   const result = await restore(repo, point, new DirectoryRestoreSink(target), {
     ...(options.include && options.include.length > 0 ? { include: options.include } : {}),
     onProgress: (p) => progress.update({ files: p.files, bytes: p.bytes, totalBytes: p.bytesTotal, label: p.currentPath }),
+    ...(profile ? { profile } : {}),
   });
   progress.done();
   const durationMs = Date.now() - startedAt;
-  const summary = { ...result, pointId: point.id, keySource: point.keySource, target, durationMs };
+  const summary = { ...result, pointId: point.id, keySource: point.keySource, target, durationMs, ...(profile ? { profile: profile.rounded() } : {}) };
   if (options.json) {
     io.out(JSON.stringify(summary) + '\n');
   } else {
@@ -38,7 +42,8 @@ export async function runRestore(options: RestoreCliOptions, io: Io): Promise<Re
       `restored point ${point.id.slice(0, 12)} to ${target}\n` +
         `  ${result.files} files, ${result.dirs} directories, ${result.symlinks} symlinks, ${formatBytes(result.bytes)} ` +
         `in ${formatDuration(durationMs)} (${formatRate(result.bytes, durationMs)})\n` +
-        `  key: ${describeKeySource(point.keySource)}\n`,
+        `  key: ${describeKeySource(point.keySource)}\n` +
+        (profile ? `  profile: ${Object.entries(profile.rounded()).map(([k, v]) => `${k} ${formatDuration(v)}`).join(', ')}\n` : ''),
     );
   }
   return summary;
@@ -62,6 +67,7 @@ export const restoreCommand: CommandSpec = {
       .positional('point', { type: 'string', describe: 'point id, unique id prefix, or latest' })
       .option('target', { type: 'string', demandOption: true, describe: 'directory to restore into (created if missing)' })
       .option('include', { type: 'string', array: true, default: [], describe: 'restore only this path (repeatable)' })
-      .option('name', { type: 'string', describe: 'with "latest": the backup name' }),
+      .option('name', { type: 'string', describe: 'with "latest": the backup name' })
+      .option('profile', { type: 'boolean', default: false, describe: 'report the time spent in each stage' }),
   run: async (argv, io) => void (await runRestore(argv as unknown as RestoreCliOptions, io)),
 };

@@ -1,0 +1,64 @@
+/**
+ * A codec worker thread: zstd compression and decompression of chunks, on the WASM build
+ * (portable) or on node:zlib's native zstd (Node 24, Deno 2), whose frames are the same.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as zlib from 'node:zlib';
+import { compressChunk, looksIncompressible } from '../compression.ts';
+import { ZstdCodec } from '../../wasm/mod.ts';
+import { loadWasmFromPackages } from '../../wasm/packages.ts';
+
+export type CodecRequest =
+  | { id: number; op: 'compress'; buffer: ArrayBuffer; length: number; level: number | undefined }
+  | { id: number; op: 'decompress'; frame: ArrayBuffer; offset: number; length: number; rawLength: number }
+  | { id: number; op: 'crash' };
+
+export type CodecReply =
+  | { id: number; codec: 0 | 1; payload: ArrayBuffer | null; buffer: ArrayBuffer }
+  | { id: number; data: ArrayBuffer }
+  | { id: number; error: string };
+
+const useNative = (workerData as { native?: boolean } | undefined)?.native === true && typeof zlib.zstdCompressSync === 'function';
+await loadWasmFromPackages();
+const zstd = new ZstdCodec();
+
+function compressNative(data: Uint8Array, level: number | undefined): { codec: 0 | 1; payload: Uint8Array } {
+  if (level === undefined || data.length < 64 || looksIncompressible(data)) return { codec: 0, payload: data };
+  const out = zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
+  return out.length < data.length ? { codec: 1, payload: new Uint8Array(out.buffer, out.byteOffset, out.length) } : { codec: 0, payload: data };
+}
+
+function decompressNative(frame: Uint8Array, rawLength: number): Uint8Array {
+  const out = zlib.zstdDecompressSync(frame, { maxOutputLength: Math.max(1, rawLength) });
+  if (out.length !== rawLength) throw new Error(`zstd frame decoded to ${out.length} bytes, expected ${rawLength}`);
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+/** An ArrayBuffer holding exactly `bytes`, transferable without copying when possible. */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
+  return bytes.slice().buffer as ArrayBuffer;
+}
+
+parentPort!.on('message', (request: CodecRequest) => {
+  try {
+    if (request.op === 'crash') process.exit(70);
+    if (request.op === 'compress') {
+      const data = new Uint8Array(request.buffer, 0, request.length);
+      const { codec, payload } = useNative ? compressNative(data, request.level) : compressChunk(zstd, data, request.level);
+      if (codec === 0) {
+        parentPort!.postMessage({ id: request.id, codec, payload: null, buffer: request.buffer } satisfies CodecReply, [request.buffer]);
+      } else {
+        const out = ownBuffer(payload);
+        parentPort!.postMessage({ id: request.id, codec, payload: out, buffer: request.buffer } satisfies CodecReply, [out, request.buffer]);
+      }
+    } else {
+      const frame = new Uint8Array(request.frame, request.offset, request.length);
+      const data = useNative ? decompressNative(frame, request.rawLength) : zstd.decompress(frame, request.rawLength);
+      const out = ownBuffer(data);
+      parentPort!.postMessage({ id: request.id, data: out } satisfies CodecReply, [out]);
+    }
+  } catch (error) {
+    parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) } satisfies CodecReply);
+  }
+});

@@ -1,0 +1,106 @@
+/**
+ * Runs chunk compression and decompression on worker threads (node:worker_threads, which
+ * Node and Deno both provide), one request per chunk, buffers transferred not copied.
+ * A worker that dies fails every request it held, so a backup fails cleanly rather than hangs.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { ChunkCodecPool, CompressResult } from '../codec-pool.ts';
+import type { CodecReply, CodecRequest } from './codec-worker.ts';
+
+/** Chunks smaller than this are compressed inline: a round trip to a worker costs more. */
+export const INLINE_BELOW_BYTES = 64 * 1024;
+
+interface Pending {
+  resolve(reply: CodecReply): void;
+  reject(error: Error): void;
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  failure?: Error;
+}
+
+export interface WorkerPoolOptions {
+  /** Worker threads (default: the number of CPUs). */
+  readonly workers?: number;
+  /** Use node:zlib's native zstd in the workers instead of the WASM build. */
+  readonly native?: boolean;
+  /** Used for small chunks on the calling thread. */
+  readonly inline: ChunkCodecPool;
+}
+
+export function defaultWorkerCount(): number {
+  return Math.max(1, Math.min(8, availableParallelism()));
+}
+
+export function workerCodecPool(options: WorkerPoolOptions): ChunkCodecPool & { crashOneWorker(): void } {
+  const count = Math.max(1, options.workers ?? defaultWorkerCount());
+  const slots: WorkerSlot[] = [];
+  let nextId = 1;
+  let turn = 0;
+  for (let i = 0; i < count; i++) {
+    const worker = new Worker(new URL('./codec-worker.ts', import.meta.url), { workerData: { native: options.native === true } });
+    const slot: WorkerSlot = { worker, pending: new Map() };
+    const fail = (error: Error) => {
+      slot.failure ??= error;
+      for (const p of slot.pending.values()) p.reject(slot.failure);
+      slot.pending.clear();
+    };
+    worker.on('message', (reply: CodecReply) => {
+      const p = slot.pending.get(reply.id);
+      slot.pending.delete(reply.id);
+      // An idle worker must not keep the process alive; a busy one must.
+      if (slot.pending.size === 0) worker.unref();
+      p?.resolve(reply);
+    });
+    worker.on('error', (error) => fail(new Error(`codec worker failed: ${error.message}`)));
+    worker.on('exit', (code) => fail(new Error(`codec worker exited unexpectedly (code ${code})`)));
+    worker.unref();
+    slots.push(slot);
+  }
+
+  const send = (request: CodecRequest, transfer: ArrayBuffer[]): Promise<CodecReply> => {
+    // Least-loaded worker, round robin among equals.
+    let slot = slots[turn++ % slots.length]!;
+    for (const s of slots) if (s.pending.size < slot.pending.size) slot = s;
+    if (slot.failure) return Promise.reject(slot.failure);
+    return new Promise((resolve, reject) => {
+      slot.pending.set(request.id, { resolve, reject });
+      slot.worker.ref();
+      slot.worker.postMessage(request, transfer);
+    });
+  };
+
+  const check = (reply: CodecReply): CodecReply => {
+    if ('error' in reply) throw new Error(reply.error);
+    return reply;
+  };
+
+  return {
+    threads: count,
+    async compress(buffer, length, level): Promise<CompressResult> {
+      if (length < INLINE_BELOW_BYTES || buffer.byteOffset !== 0 || buffer.byteLength !== buffer.buffer.byteLength) {
+        return options.inline.compress(buffer, length, level);
+      }
+      const reply = check(await send({ id: nextId++, op: 'compress', buffer: buffer.buffer as ArrayBuffer, length, level }, [buffer.buffer as ArrayBuffer])) as Extract<CodecReply, { codec: 0 | 1 }>;
+      const returned = new Uint8Array(reply.buffer);
+      return { codec: reply.codec, payload: reply.payload === null ? returned.subarray(0, length) : new Uint8Array(reply.payload), buffer: returned };
+    },
+    async decompress(frame, rawLength) {
+      if (rawLength < INLINE_BELOW_BYTES) return options.inline.decompress(frame, rawLength);
+      // The frame is usually a view of a larger read; transfer it only when it owns its buffer.
+      const owns = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength;
+      const bytes = owns ? frame : frame.slice();
+      const reply = check(await send({ id: nextId++, op: 'decompress', frame: bytes.buffer as ArrayBuffer, offset: 0, length: bytes.length, rawLength }, [bytes.buffer as ArrayBuffer])) as Extract<CodecReply, { data: ArrayBuffer }>;
+      return new Uint8Array(reply.data);
+    },
+    async close() {
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+    crashOneWorker() {
+      slots[0]!.worker.postMessage({ id: 0, op: 'crash' } satisfies CodecRequest);
+    },
+  };
+}

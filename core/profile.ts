@@ -1,0 +1,27 @@
+/**
+ * Time per pipeline stage, for `--profile`. Stages that run concurrently overlap, so the sums
+ * can exceed the wall time; a stage whose sum approaches the wall time is the bottleneck.
+ */
+export type Stage = 'walk' | 'read' | 'chunk' | 'hash' | 'compress' | 'encrypt' | 'write' | 'wait' | 'fetch' | 'decrypt' | 'decompress' | 'output';
+
+export class Profile {
+  readonly ms: Partial<Record<Stage, number>> = {};
+
+  add(stage: Stage, ms: number): void {
+    this.ms[stage] = (this.ms[stage] ?? 0) + ms;
+  }
+
+  /** Times an async step; returns its result. */
+  async time<T>(stage: Stage, work: Promise<T> | (() => Promise<T>)): Promise<T> {
+    const started = performance.now();
+    try {
+      return await (typeof work === 'function' ? work() : work);
+    } finally {
+      this.add(stage, performance.now() - started);
+    }
+  }
+
+  rounded(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this.ms).map(([k, v]) => [k, Math.round(v)]));
+  }
+}

@@ -22,7 +22,7 @@ async function backupAndRestore(spec: Parameters<typeof writeTree>[1], options: 
   const point = await repo.unlock(await repo.resolvePoint('latest'), fixedResolver(PASSWORD));
   const target = join(dir.path, 'out');
   await restore(repo, point, new DirectoryRestoreSink(target), options.include ? { include: options.include } : {});
-  return { before: await snapshotTree(src), after: await snapshotTree(join(target, 'src')).catch(() => ({})), result, targetEntries: await readdir(target) };
+  return { before: await snapshotTree(src), after: await snapshotTree(join(target, 'src')).catch(() => ({}) as Awaited<ReturnType<typeof snapshotTree>>), result, targetEntries: await readdir(target) };
 }
 
 test('empty file, 1-byte file, empty directory, nested directories', async () => {

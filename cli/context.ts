@@ -41,7 +41,7 @@ export async function openRepository(options: RepoOptions, io: Io, { createIfMis
 
 /**
  * Compression on worker threads: BUNKER_WORKERS (default: one per CPU; 0 = inline on the main
- * thread) and BUNKER_ZSTD=wasm|native (default native where node:zlib has zstd; frames are identical).
+ * thread) and BUNKER_ZSTD=wasm|native (default native where usable, see worker-codec-pool.ts; frames are identical).
  */
 export function useWorkers(repo: Repository, env: Io['env']): void {
   const workers = env.BUNKER_WORKERS === undefined ? defaultWorkerCount() : Number(env.BUNKER_WORKERS);

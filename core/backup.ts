@@ -145,7 +145,9 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   // contents do not depend on the worker count and restores read packs sequentially.
   let appendTail: Promise<void> = Promise.resolve();
 
-  const storeChunk = async (buffer: Uint8Array, length: number, chunks: string[], slot: number, previousAppend: Promise<void>): Promise<void> => {
+  // The nonce counter is drawn in chunk order (not completion order), so unencrypted packs are
+  // byte-identical whatever the worker count; gaps left by duplicates are harmless.
+  const storeChunk = async (buffer: Uint8Array, length: number, chunks: string[], slot: number, nonceCounter: number, previousAppend: Promise<void>): Promise<void> => {
     let held: Uint8Array | undefined = buffer;
     const release = () => {
       if (held !== undefined) {
@@ -164,7 +166,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       held = compressed.buffer;
       // sealChunk copies its input before its first await (WebCrypto semantics), so the
       // buffer can go back to the pool as soon as the call has started.
-      const sealing = sealChunk(keys.cipher, counter++, idBytes, compressed.codec, length, compressed.payload);
+      const sealing = sealChunk(keys.cipher, nonceCounter, idBytes, compressed.codec, length, compressed.payload);
       release();
       const blob = await profile.time('encrypt', sealing);
       await previousAppend;
@@ -222,7 +224,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
         buffer.set(readBuffer.subarray(start, start + cut));
         start += cut;
         const previous = appendTail;
-        const task = storeChunk(buffer, cut, chunks, slot++, previous);
+        const task = storeChunk(buffer, cut, chunks, slot++, counter++, previous);
         appendTail = task.catch(() => undefined);
         launch(task);
       }

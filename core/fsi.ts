@@ -17,7 +17,7 @@ export interface FsiEntry {
 
 // FORMAT.md §10
 const TYPE_CODES: Record<EntryType, string> = { file: 'f', dir: 'd', symlink: 'l' };
-const CODE_TYPES: Record<string, EntryType> = { f: 'file', d: 'dir', l: 'symlink' };
+const CODE_TYPES: ReadonlyMap<unknown, EntryType> = new Map([['f', 'file'], ['d', 'dir'], ['l', 'symlink']]);
 
 export function fsiFromManifest(entries: readonly ManifestEntry[]): FsiEntry[] {
   return entries.map(({ path, type, size, mtimeMs }) => ({ path, type, size, mtimeMs }));
@@ -48,9 +48,9 @@ export function parseFsi(bytes: Uint8Array, objectName: string): FsiEntry[] {
     } catch {
       damaged();
     }
-    if (!Array.isArray(row) || row.length !== 4 || CODE_TYPES[row[1]] === undefined || typeof row[2] !== 'number' || typeof row[3] !== 'number') damaged();
+    if (!Array.isArray(row) || row.length !== 4 || !CODE_TYPES.has(row[1]) || typeof row[2] !== 'number' || typeof row[3] !== 'number') damaged();
     const [path, code, size, mtimeMs] = row as [string, string, number, number];
-    out.push({ path: checkEntryPath(path, objectName), type: CODE_TYPES[code]!, size, mtimeMs });
+    out.push({ path: checkEntryPath(path, objectName), type: CODE_TYPES.get(code)!, size, mtimeMs });
   }
   return out;
 }

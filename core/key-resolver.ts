@@ -53,13 +53,18 @@ export class PasswordKeyResolver implements KeyResolver {
     const cached = this.cache.get(key);
     if (cached) return { ...cached, source: 'cache' };
     for (const resolver of this.before) {
+      let found: ResolvedKey;
       try {
-        const found = await resolver.resolve(request);
-        this.cache.set(key, { hash: found.hash, keys: found.keys });
-        return found;
+        found = await resolver.resolve(request);
       } catch (error) {
         if (!(error instanceof BunkerError)) throw error;
+        continue;
       }
+      // A stale hash from the catalog or KMS must fall through to the next source,
+      // not surface later as TAMPERED (FORMAT.md §3.3).
+      if (!verifierMatches(found.keys, request.verifier)) continue;
+      this.cache.set(key, { hash: found.hash, keys: found.keys });
+      return found;
     }
     const password = await this.prompt({ series: request.series, isNew: false });
     if (password === undefined) {

@@ -97,7 +97,12 @@ export class Repository {
   /** All points, oldest first. A damaged point throws; use `listPointsTolerant` to keep going. */
   async listPoints(series?: string): Promise<PointRecord[]> {
     const points = await Promise.all((await this.pointIds()).map((id) => this.readPoint(id)));
-    return points.filter((p) => series === undefined || p.body.series === series).sort(byTime);
+    const selected = points.filter((p) => series === undefined || p.body.series === series).sort(byTime);
+    // A series never mixes encrypted and unencrypted points (backup refuses to switch), so an
+    // unencrypted point inside an encrypted series is a forgery by someone without the key:
+    // it must never become "latest" or the parent of the next run.
+    if (series !== undefined && selected.some((p) => p.body.encryption !== null)) return selected.filter((p) => p.body.encryption !== null);
+    return selected;
   }
 
   async listPointsTolerant(): Promise<{ points: PointRecord[]; errors: { id: string; error: BunkerError }[] }> {
@@ -114,10 +119,16 @@ export class Repository {
     return { points: points.sort(byTime), errors };
   }
 
-  /** POINT is a full id, a unique prefix (4+ hex), or "latest" (of `series` when given). */
+  /** POINT is a full id, a unique prefix (4+ hex), or "latest" (of `series` when given, else of all points). */
   async resolvePoint(ref: string, series?: string): Promise<PointRecord> {
     if (ref === 'latest') {
       const points = await this.listPoints(series);
+      const names = [...new Set(points.map((p) => p.body.series))];
+      // Across several backups "latest" would let any newly appearing series (even one forged
+      // by whoever can write the storage) take over: make the user say which.
+      if (series === undefined && names.length > 1) {
+        throw new BunkerError('AMBIGUOUS', `"latest" is ambiguous: the repository holds backups ${names.map((n) => JSON.stringify(n)).join(', ')}; give --name`);
+      }
       const last = points[points.length - 1];
       if (!last) throw new BunkerError('NOT_FOUND', series === undefined ? 'the repository has no recovery points' : `no recovery points named "${series}"`);
       return last;

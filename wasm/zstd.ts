@@ -20,7 +20,6 @@ interface EmscriptenZstd {
   _ZSTD_createDCtx(): number;
   _ZSTD_compress_usingDict(cctx: number, dst: number, dstCap: number, src: number, srcSize: number, dict: number, dictSize: number, level: number): number;
   _ZSTD_decompress_usingDict(dctx: number, dst: number, dstCap: number, src: number, srcSize: number, dict: number, dictSize: number): number;
-  _ZSTD_getFrameContentSize(src: number, srcSize: number): number;
 }
 
 /** The Emscripten glue object (`Module`) of @bokuweb/zstd-wasm's zstd.js, handed in by the loader. */
@@ -106,11 +105,25 @@ export class ZstdCodec {
     return Module.HEAPU8.slice(dst, dst + size);
   }
 
-  /** Content size declared in a frame header, or -1 when absent/invalid. */
+  /**
+   * Content size declared in a frame header (RFC 8878 §3.1.1.1), or -1 when absent or invalid.
+   * Parsed here rather than through the module: its 64-bit return is cut to 32 bits by the
+   * JS glue, which would let a frame declaring 2^32+5 bytes pass as 5.
+   */
   frameContentSize(frame: Uint8Array): number {
-    const src = this.src.ensure(frame.length);
-    Module.HEAPU8.set(frame, src);
-    const size = Module._ZSTD_getFrameContentSize(src, frame.length);
-    return size >= 0 && size <= Number.MAX_SAFE_INTEGER ? size : -1;
+    if (frame.length < 6 || frame[0] !== 0x28 || frame[1] !== 0xb5 || frame[2] !== 0x2f || frame[3] !== 0xfd) return -1;
+    const descriptor = frame[4]!;
+    if (descriptor & 0x08) return -1; // reserved bit
+    const fcsFlag = descriptor >> 6;
+    const isSingleSegment = (descriptor & 0x20) !== 0;
+    const didBytes = [0, 1, 2, 4][descriptor & 0x03]!;
+    const fcsBytes = fcsFlag === 0 ? (isSingleSegment ? 1 : 0) : [0, 2, 4, 8][fcsFlag]!;
+    if (fcsBytes === 0) return -1;
+    const at = 5 + (isSingleSegment ? 0 : 1) + didBytes;
+    if (frame.length < at + fcsBytes) return -1;
+    let size = 0;
+    for (let i = fcsBytes - 1; i >= 0; i--) size = size * 256 + frame[at + i]!;
+    if (fcsBytes === 2) size += 256;
+    return size <= Number.MAX_SAFE_INTEGER ? size : -1;
   }
 }

@@ -4,7 +4,7 @@
  * the directory is fsynced so the name survives a crash (FORMAT.md §2.2).
  */
 import { constants } from 'node:fs';
-import { link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BunkerError } from '../errors.ts';
 import { randomId } from '../format/bytes.ts';
@@ -114,8 +114,8 @@ export class DirectoryStorage implements Storage {
 
   async has(key: string): Promise<boolean> {
     try {
-      await stat(this.path(key));
-      return true;
+      // lstat, like get's O_NOFOLLOW: a symbolic link is not an object.
+      return (await lstat(this.path(key))).isFile();
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return false;
       throw this.failed('read', key, error);

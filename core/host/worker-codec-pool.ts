@@ -25,10 +25,17 @@ interface WorkerSlot {
 export interface WorkerPoolOptions {
   /** Worker threads (default: the number of CPUs). */
   readonly workers?: number;
-  /** Use node:zlib's native zstd in the workers instead of the WASM build. */
+  /**
+   * Use node:zlib's native zstd in the workers instead of the WASM build (default: on Node;
+   * Deno 2.9's native zstd hangs inside worker threads, so Deno uses the WASM build).
+   */
   readonly native?: boolean;
   /** Used for small chunks on the calling thread. */
   readonly inline: ChunkCodecPool;
+}
+
+export function isNativeZstdUsable(): boolean {
+  return process.versions.deno === undefined;
 }
 
 export function defaultWorkerCount(): number {
@@ -41,7 +48,7 @@ export function workerCodecPool(options: WorkerPoolOptions): ChunkCodecPool & { 
   let nextId = 1;
   let turn = 0;
   for (let i = 0; i < count; i++) {
-    const worker = new Worker(new URL('./codec-worker.ts', import.meta.url), { workerData: { native: options.native === true } });
+    const worker = new Worker(new URL('./codec-worker.ts', import.meta.url), { workerData: { native: (options.native ?? true) && isNativeZstdUsable() } });
     const slot: WorkerSlot = { worker, pending: new Map() };
     const fail = (error: Error) => {
       slot.failure ??= error;

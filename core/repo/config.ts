@@ -49,14 +49,15 @@ export async function parseConfig(bytes: Uint8Array): Promise<RepositoryConfig> 
   try {
     if (typeof b.id !== 'string' || !/^[0-9a-f]{64}$/.test(b.id)) throw new Error('id');
     if (b.chunkIdAlgorithm !== 1 && b.chunkIdAlgorithm !== 2) throw new Error('chunkIdAlgorithm');
-    if (typeof b.packTargetBytes !== 'number' || b.packTargetBytes < 1024 || b.packTargetBytes > 1 << 30) throw new Error('packTargetBytes');
+    if (!Number.isSafeInteger(b.packTargetBytes) || b.packTargetBytes! < 1024 || b.packTargetBytes! > 1 << 30) throw new Error('packTargetBytes');
+    if (typeof b.createdAt !== 'string') throw new Error('createdAt');
     return {
       version,
       id: b.id,
-      createdAt: String(b.createdAt),
+      createdAt: b.createdAt,
       chunker: checkChunkerParams(b.chunker),
       chunkIdAlgorithm: b.chunkIdAlgorithm,
-      packTargetBytes: b.packTargetBytes,
+      packTargetBytes: b.packTargetBytes!,
     };
   } catch (error) {
     const field = error instanceof Error ? error.message : 'field';

@@ -107,7 +107,11 @@ export async function parsePoint(bytes: Uint8Array, expectedId: string): Promise
   if (typeof b.series !== 'string' || typeof b.createdAt !== 'string' || typeof b.run !== 'string' || !HEX64.test(b.run)) corrupted('missing identity fields');
   if (!Array.isArray(b.runs) || b.runs.length === 0 || !b.runs.every((r) => typeof r === 'string' && HEX64.test(r)) || b.runs[b.runs.length - 1] !== b.run) corrupted('missing run list');
   if (b.parent !== null && (typeof b.parent !== 'string' || !HEX64.test(b.parent))) corrupted('bad parent id');
-  if (typeof b.manifest !== 'object' || b.manifest === null || typeof b.manifest.key !== 'string') corrupted('missing manifest reference');
+  const isRef = (ref: unknown): ref is ObjectRef =>
+    typeof ref === 'object' && ref !== null && typeof (ref as ObjectRef).key === 'string' &&
+    Number.isSafeInteger((ref as ObjectRef).sizeBytes) && (ref as ObjectRef).sizeBytes >= 0;
+  if (!isRef(b.manifest)) corrupted('missing manifest reference');
+  if (b.fsi !== null && !isRef(b.fsi)) corrupted('bad file-system index reference');
   if (typeof b.stats !== 'object' || b.stats === null) corrupted('missing statistics');
   if (!('encryption' in b)) corrupted('missing encryption metadata');
   if (b.encryption === null) {
@@ -122,7 +126,8 @@ export async function parsePoint(bytes: Uint8Array, expectedId: string): Promise
   try {
     // Bounded before any use: a hostile point must not buy a 16 GiB Argon2 run (or a weak salt).
     checkSalt(salt);
-    checkKdfParams(enc.kdf);
+    // Keep only the checked, known members: unknown ones must not propagate into later points.
+    (enc as { kdf: KdfParams }).kdf = checkKdfParams(enc.kdf);
   } catch (error) {
     if (!isBunkerError(error, 'KDF_PARAMS_OUT_OF_RANGE')) throw error;
     throw new BunkerError('KDF_PARAMS_OUT_OF_RANGE', `${objectName}: ${error.message}`, { object: objectName });

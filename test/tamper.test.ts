@@ -187,6 +187,39 @@ for (const kind of KINDS) {
   });
 }
 
+test('a damaged chunk of a later file, after a whole file was already staged: the target is left exactly as it was', async () => {
+  await using tmp = await tempDir('bunker-tamper-');
+  const storage = cloneStorage(base.storage);
+  const repo = await Repository.open(storage);
+  const point = await repo.unlock(await repo.resolvePoint(base.a), fixedResolver(PASSWORD));
+  const index = await repo.readIndex(point);
+  // A manifest (sealed with the point's key) of two files whose chunks lie in different packs,
+  // so they are separate reads: the first file is written whole before the second one fails.
+  const [firstId, first] = [...index].find(([, e]) => packKey(e.packId) === base.pack1)!;
+  const [secondId, second] = [...index].find(([, e]) => packKey(e.packId) !== base.pack1)!;
+  const file = (path: string, id: string, rawLength: number) => ({ path, type: 'file', mode: 0o644, mtimeMs: 0, size: rawLength, chunks: [id] });
+  const lines = [{ version: 1, sources: [], host: 'h' }, { path: 'd', type: 'dir', mode: 0o755, mtimeMs: 0, size: 0 }, file('d/first', firstId, first.rawLength), file('d/second', secondId, second.rawLength)];
+  const plaintext = text(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  storage.objects.set(`trees/${base.a}`, await sealStream(point.cipher, 'manifest', point.id, repo.zstd.compress(plaintext, 3), 1));
+  const damagedPack = packKey(second.packId);
+  storage.objects.set(damagedPack, flipByte(objectOf(storage, damagedPack), second.offset + second.length - 1));
+  const { dir, target } = await sandbox(tmp.path, 'late');
+  const before = await snapshotTree(dir);
+  // Records the files the real sink finished writing (into its staging directory).
+  const sink = new DirectoryRestoreSink(target);
+  const staged: string[] = [];
+  const stageFile = sink.file.bind(sink);
+  sink.file = async (e, data) => {
+    await stageFile(e, data);
+    staged.push(e.path);
+  };
+  let error: unknown;
+  await restore(repo, point, sink).catch((e) => (error = e));
+  assertError(error, 'TAMPERED', damagedPack, 'later chunk');
+  assert.equal(staged, ['d/first'], 'the first file was staged whole before the failure');
+  assert.equal(await snapshotTree(dir), before, 'the staged file is gone, nothing reached the target');
+});
+
 test('fsi damage does not stop a restore: the FSI is only an index for browsing', async () => {
   for (const damage of ['flip', 'truncate', 'swap', 'delete'] as const) {
     const storage = damaged(KINDS.find((k) => k.name === 'fsi')!, damage, damage === 'flip' ? 20 : damage === 'truncate' ? 40 : undefined);

@@ -160,7 +160,12 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       const idBytes = await profile.time('hash', chunkId(buffer.subarray(0, length)));
       const id = toHex(idBytes);
       chunks[slot] = id;
-      if (parentIndex.has(id) || newIndex.has(id) || pendingIds.has(id)) return;
+      if (parentIndex.has(id) || newIndex.has(id) || pendingIds.has(id)) {
+        // Still wait for our turn: the next chunk must not append before an earlier one.
+        release();
+        await previousAppend;
+        return;
+      }
       pendingIds.add(id);
       const compressed = await profile.time('compress', repo.codecs.compress(buffer, length, options.compressionLevel));
       held = compressed.buffer;

@@ -19,8 +19,9 @@ export type CodecReply =
   | { id: number; error: string };
 
 const useNative = (workerData as { native?: boolean } | undefined)?.native === true && typeof zlib.zstdCompressSync === 'function';
-await loadWasmFromPackages();
-const zstd = new ZstdCodec();
+// The listener is attached before anything is awaited: Deno drops messages that arrive at a
+// worker before its first 'message' listener exists (Node queues them).
+const ready = loadWasmFromPackages().then(() => new ZstdCodec());
 
 function compressNative(data: Uint8Array, level: number | undefined): { codec: 0 | 1; payload: Uint8Array } {
   if (level === undefined || data.length < 64 || looksIncompressible(data)) return { codec: 0, payload: data };
@@ -40,8 +41,9 @@ function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.slice().buffer as ArrayBuffer;
 }
 
-parentPort!.on('message', (request: CodecRequest) => {
+parentPort!.on('message', async (request: CodecRequest) => {
   try {
+    const zstd = await ready;
     if (request.op === 'crash') process.exit(70);
     if (request.op === 'compress') {
       const data = new Uint8Array(request.buffer, 0, request.length);

@@ -4,6 +4,7 @@
  * (default: this checkout, without node_modules and .git) into the default repository under
  * BUNKER_HOME, restores it into a fresh directory, and verifies every byte.
  */
+import './threadpool.ts';
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdtemp, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

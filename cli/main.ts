@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** bunker's command line: parse, call core, print. Exit codes: cli/exit-codes.ts. */
+import './threadpool.ts';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BunkerError, isBunkerError } from '../core/mod.ts';

@@ -8,17 +8,26 @@ import { DEFAULT_KDF_PARAMS, derivePasswordHash, type KdfParams, SALT_BYTES } fr
 import { derivePasswordKeys, newSecretKey, type PasswordKeys, wrapKey } from './crypto/keys.ts';
 import { sealStream } from './crypto/stream.ts';
 import { BunkerError } from './errors.ts';
-import { randomBytes, randomId, toBase64, toHex } from './format/bytes.ts';
+import { randomBytes, randomId, toBase64 } from './format/bytes.ts';
 import { encodeDocument } from './format/document.ts';
 import { encodeFsi, fsiFromManifest } from './fsi.ts';
 import type { PasswordKeyResolver } from './key-resolver.ts';
 import { encodeManifest, type ManifestEntry } from './manifest.ts';
-import { packKey, PackBuilder, sealChunk } from './repo/pack.ts';
+import { packKey, PackBuilder } from './repo/pack.ts';
 import { type PointBody, type PointEncryption, type PointRecord, type PointStats, POINT_MAGIC, POINT_VERSION, pointKey } from './repo/recovery-point.ts';
 import { encodeRunIndex, type IndexEntry, indexKey } from './repo/run-index.ts';
 import { type Repository, seriesContext, type SeriesContext, type UnlockedPoint } from './repository.ts';
-import type { Source, SourceEntry } from './source.ts';
+import type { BatchItem } from './chunk-sealer.ts';
+import { bytesReader, type FileReader, type Source, type SourceEntry } from './source.ts';
+import { prefetch } from './prefetch.ts';
 import { Profile } from './profile.ts';
+
+/** A batch is sent to a sealing thread once it holds this many bytes (or MAX_BATCH_ITEMS chunks). */
+const DISPATCH_BATCH_BYTES = 512 * 1024;
+const MAX_BATCH_ITEMS = 256;
+
+/** Files up to this size are read whole, several at once, ahead of the pipeline. */
+const SMALL_FILE_BYTES = 1024 * 1024;
 
 export interface BackupOptions {
   /** The backup series (`--name`); points of one series share keys and dedup. */
@@ -111,9 +120,9 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   const runId = randomId();
   const pointId = randomId();
   const newIndex = new Map<string, IndexEntry>();
-  const pendingIds = new Set<string>();
-  const { chunker, chunkId } = keys.series;
+  const { chunker } = keys.series;
   const maxChunk = chunker.params.maxBytes;
+  // Batches in flight: enough to keep every sealing thread busy while the next batch fills.
   const concurrency = Math.max(1, options.concurrency ?? 2 * repo.codecs.threads + 2);
   const pool = new ChunkBufferPool(concurrency + 1, maxChunk);
   const inflight = new Set<Promise<void>>();
@@ -141,51 +150,62 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     packWrite.catch(() => undefined);
   };
 
-  // Blobs are appended to packs in chunk order, whatever order the workers finish in, so pack
+  const sealer = await repo.codecs.startRun({
+    chunkIdAlgorithm: repo.config.chunkIdAlgorithm,
+    ...(keys.series.chunkIdKey ? { chunkIdKey: keys.series.chunkIdKey } : {}),
+    ...(keys.dek ? { dataKey: keys.dek } : {}),
+    level: options.compressionLevel,
+  }, new Set(parentIndex.keys()));
+
+  // Chunks travel in batches (one buffer, many small chunks), so a tree of small files costs
+  // one message per batch, not per file. Each slot says where a chunk's id belongs.
+  interface Batch {
+    buffer: Uint8Array;
+    used: number;
+    items: BatchItem[];
+    slots: { chunks: string[]; slot: number }[];
+  }
+  let batch: Batch | undefined;
+
+  // Batches are appended to packs in order, whatever order the threads finish in, so pack
   // contents do not depend on the worker count and restores read packs sequentially.
   let appendTail: Promise<void> = Promise.resolve();
 
-  // The nonce counter is drawn in chunk order (not completion order), so unencrypted packs are
-  // byte-identical whatever the worker count; gaps left by duplicates are harmless.
-  const storeChunk = async (buffer: Uint8Array, length: number, chunks: string[], slot: number, nonceCounter: number, previousAppend: Promise<void>): Promise<void> => {
-    let held: Uint8Array | undefined = buffer;
-    const release = () => {
-      if (held !== undefined) {
-        // A buffer lost to a failed worker is replaced, so waiting readers never hang.
-        pool.release(held.byteLength === 0 ? new Uint8Array(maxChunk) : held);
-        held = undefined;
-      }
-    };
+  const sealBatch = async (current: Batch, previousAppend: Promise<void>): Promise<void> => {
+    let held: Uint8Array | undefined = current.buffer;
     try {
-      const idBytes = await profile.time('hash', chunkId(buffer.subarray(0, length)));
-      const id = toHex(idBytes);
-      chunks[slot] = id;
-      if (parentIndex.has(id) || newIndex.has(id) || pendingIds.has(id)) {
-        // Still wait for our turn: the next chunk must not append before an earlier one.
-        release();
-        await previousAppend;
-        return;
-      }
-      pendingIds.add(id);
-      const compressed = await profile.time('compress', repo.codecs.compress(buffer, length, options.compressionLevel));
-      held = compressed.buffer;
-      // sealChunk copies its input before its first await (WebCrypto semantics), so the
-      // buffer can go back to the pool as soon as the call has started.
-      const sealing = sealChunk(keys.cipher, nonceCounter, idBytes, compressed.codec, length, compressed.payload);
-      release();
-      const blob = await profile.time('encrypt', sealing);
+      const { results, buffer } = await profile.time('seal', sealer.sealBatch(current.buffer, current.items));
+      held = buffer;
+      pool.release(buffer);
+      held = undefined;
       await previousAppend;
-      const offset = pack.add(blob);
-      newIndex.set(id, { packId, offset, length: blob.length, rawLength: length, codec: compressed.codec, runId });
-      pendingIds.delete(id);
-      stats.chunksNew++;
-      if (pack.sizeBytes >= repo.config.packTargetBytes) await flushPack();
+      for (let i = 0; i < results.length; i++) {
+        const r = results[i]!;
+        const target = current.slots[i]!;
+        target.chunks[target.slot] = r.id;
+        // Stored already (parent, or earlier in this run): only the reference is kept.
+        if (r.blob === undefined || parentIndex.has(r.id) || newIndex.has(r.id)) continue;
+        const offset = pack.add(r.blob);
+        newIndex.set(r.id, { packId, offset, length: r.blob.length, rawLength: r.rawLength, codec: r.codec, runId });
+        stats.chunksNew++;
+        if (pack.sizeBytes >= repo.config.packTargetBytes) await flushPack();
+      }
     } finally {
-      release();
+      // A buffer lost to a failed worker is replaced, so waiting readers never hang.
+      if (held !== undefined) pool.release(held.byteLength === 0 ? new Uint8Array(maxChunk) : held);
     }
   };
 
-  const launch = (task: Promise<void>): void => {
+  const dispatch = (): void => {
+    const current = batch;
+    batch = undefined;
+    if (current === undefined || current.items.length === 0) {
+      if (current) pool.release(current.buffer);
+      return;
+    }
+    const previous = appendTail;
+    const task = sealBatch(current, previous);
+    appendTail = task.catch(() => undefined);
     const tracked = task.then(
       () => void inflight.delete(tracked),
       (error) => {
@@ -196,10 +216,29 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     inflight.add(tracked);
   };
 
+  /** Copies one chunk into the current batch, dispatching batches as they fill. */
+  const addChunk = async (data: Uint8Array, chunks: string[], slot: number): Promise<void> => {
+    if (batch !== undefined && (batch.used + data.length > batch.buffer.length || batch.items.length >= MAX_BATCH_ITEMS)) dispatch();
+    if (batch === undefined) {
+      const buffer = await profile.time('wait', pool.acquire());
+      if (pool.failure !== undefined) {
+        pool.release(buffer);
+        throw pool.failure;
+      }
+      batch = { buffer, used: 0, items: [], slots: [] };
+    }
+    batch.buffer.set(data, batch.used);
+    batch.items.push({ offset: batch.used, length: data.length, nonceCounter: counter++ });
+    batch.slots.push({ chunks, slot });
+    batch.used += data.length;
+    // A large chunk is worth a message of its own: send it now rather than wait for company.
+    if (batch.used >= DISPATCH_BATCH_BYTES) dispatch();
+  };
+
   const readBuffer = new Uint8Array(maxChunk * 2);
 
-  const backupFile = async (entry: SourceEntry, chunks: string[]): Promise<void> => {
-    const reader = await profile.time('read', entry.open!());
+  const backupFile = async (opening: Promise<FileReader>, chunks: string[]): Promise<void> => {
+    const reader = await profile.time('read', opening);
     try {
       let start = 0;
       let end = 0;
@@ -221,17 +260,8 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
         const cutStarted = performance.now();
         const cut = chunker.nextCut(readBuffer, start, end, isEnd);
         profile.add('chunk', performance.now() - cutStarted);
-        const buffer = await profile.time('wait', pool.acquire());
-        if (pool.failure !== undefined) {
-          pool.release(buffer);
-          throw pool.failure;
-        }
-        buffer.set(readBuffer.subarray(start, start + cut));
+        await addChunk(readBuffer.subarray(start, start + cut), chunks, slot++);
         start += cut;
-        const previous = appendTail;
-        const task = storeChunk(buffer, cut, chunks, slot++, counter++, previous);
-        appendTail = task.catch(() => undefined);
-        launch(task);
       }
     } finally {
       await reader.close();
@@ -240,11 +270,22 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
 
   const entries: ManifestEntry[] = [];
   const fileChunks: { entry: { chunks?: readonly string[] }; chunks: string[] }[] = [];
-  const walk = source.entries()[Symbol.asyncIterator]();
+  const isUnchangedFile = (entry: SourceEntry): boolean => {
+    const previous = parentFiles.get(entry.path);
+    return previous !== undefined && previous.type === 'file' && previous.size === entry.size &&
+      previous.mtimeMs === entry.mtimeMs && previous.inode === entry.inode && entry.inode !== undefined &&
+      (previous.chunks ?? []).every((id) => parentIndex.has(id));
+  };
+  const walk = prefetch(source.entries(), {
+    smallFileBytes: SMALL_FILE_BYTES,
+    maxEntries: 256,
+    maxBytes: 32 * 1024 * 1024,
+    shouldRead: (entry) => !isUnchangedFile(entry),
+  })[Symbol.asyncIterator]();
   for (;;) {
     const walked = await profile.time('walk', walk.next());
     if (walked.done) break;
-    const entry = walked.value;
+    const { entry, content } = walked.value;
     if (pool.failure !== undefined) throw pool.failure;
     const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size };
     if (entry.type === 'dir') {
@@ -259,10 +300,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     }
     stats.files++;
     const previous = parentFiles.get(entry.path);
-    const isUnchanged = previous !== undefined && previous.type === 'file' && previous.size === entry.size &&
-      previous.mtimeMs === entry.mtimeMs && previous.inode === entry.inode && entry.inode !== undefined &&
-      (previous.chunks ?? []).every((id) => parentIndex.has(id));
-    if (isUnchanged) {
+    if (previous !== undefined && isUnchangedFile(entry)) {
       stats.filesUnchanged++;
       bytesSkipped += entry.size;
       entries.push({ ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks: previous.chunks! });
@@ -274,7 +312,9 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       entries.push(manifestEntry);
       const before = stats.bytesRead;
       try {
-        await backupFile(entry, chunks);
+        const bytes = content === undefined ? undefined : await profile.time('read', content);
+        if (bytes instanceof Error) throw bytes;
+        await backupFile(bytes === undefined ? entry.open!() : Promise.resolve(bytesReader(bytes)), chunks);
       } catch (error) {
         if (error instanceof BunkerError || pool.failure !== undefined) throw error;
         // The file vanished or became unreadable between listing and reading.
@@ -294,7 +334,9 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     stats.bytes += entries[entries.length - 1]!.size;
     options.onProgress?.({ files: stats.files, bytesRead: stats.bytesRead, bytesSkipped, bytesAdded: stats.bytesAdded, currentPath: entry.path });
   }
+  dispatch();
   while (inflight.size > 0) await Promise.race(inflight);
+  await sealer.close();
   if (pool.failure !== undefined) throw pool.failure;
   await flushPack();
   await packWrite;

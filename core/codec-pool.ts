@@ -5,6 +5,7 @@
  * buffer handed back, never the one they passed.
  */
 import { compressChunk } from './compression.ts';
+import { inlineRunSealer, type RunSealer, type SealKeys } from './chunk-sealer.ts';
 import type { ChunkCodec } from './repo/pack.ts';
 import type { ZstdCodec } from '../wasm/mod.ts';
 
@@ -23,6 +24,8 @@ export interface ChunkCodecPool {
   compress(buffer: Uint8Array, length: number, level: number | undefined): Promise<CompressResult>;
   /** Decompresses one zstd frame into exactly `rawLength` bytes; throws if it does not fit. */
   decompress(frame: Uint8Array, rawLength: number): Promise<Uint8Array>;
+  /** Starts sealing for one backup run; `known` chunk ids are hashed but not stored again. */
+  startRun(keys: SealKeys, known: ReadonlySet<string>): Promise<RunSealer>;
   close(): Promise<void>;
 }
 
@@ -35,6 +38,9 @@ export function inlineCodecPool(zstd: ZstdCodec): ChunkCodecPool {
     },
     async decompress(frame, rawLength) {
       return zstd.decompress(frame, rawLength);
+    },
+    startRun(keys, known) {
+      return inlineRunSealer(keys, (data, level) => compressChunk(zstd, data, level), known);
     },
     async close() {},
   };

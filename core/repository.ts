@@ -38,6 +38,8 @@ export interface UnlockedPoint {
 export interface SeriesContext {
   readonly chunker: Chunker;
   readonly chunkId: ChunkIdFunction;
+  /** The raw chunk-id key, for sealers on other threads; absent for unencrypted series. */
+  readonly chunkIdKey?: Uint8Array;
 }
 
 export async function seriesContext(config: RepositoryConfig, masterSecret: Uint8Array | undefined): Promise<SeriesContext> {
@@ -45,7 +47,7 @@ export async function seriesContext(config: RepositoryConfig, masterSecret: Uint
     return { chunker: new Chunker(config.chunker, gearTable(await publicGearSeed())), chunkId: await chunkIdFunction(config.chunkIdAlgorithm, undefined) };
   }
   const keys = await deriveSeriesKeys(masterSecret);
-  return { chunker: new Chunker(config.chunker, gearTable(keys.gearSeed)), chunkId: await chunkIdFunction(config.chunkIdAlgorithm, keys.chunkIdKey) };
+  return { chunker: new Chunker(config.chunker, gearTable(keys.gearSeed)), chunkId: await chunkIdFunction(config.chunkIdAlgorithm, keys.chunkIdKey), chunkIdKey: keys.chunkIdKey };
 }
 
 export class Repository {

@@ -11,6 +11,7 @@ import { openChunk, packKey } from './repo/pack.ts';
 import type { IndexEntry } from './repo/run-index.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
 import { Profile } from './profile.ts';
+import { Limiter } from './limiter.ts';
 
 /** Where restored entries go. core/host/fs-restore-sink.ts writes a directory; tests may collect in memory. */
 export interface RestoreSink {
@@ -49,6 +50,16 @@ export interface RestoreResult {
   readonly dirs: number;
   readonly symlinks: number;
   readonly bytes: number;
+}
+
+/** Chunks authenticated and decompressed at once. */
+const OPEN_CONCURRENCY = 8;
+/** Files up to this size are written concurrently, up to FILE_WRITE_CONCURRENCY at once. */
+const SMALL_FILE_BYTES = 1024 * 1024;
+const FILE_WRITE_CONCURRENCY = 8;
+
+async function* arrayStream(parts: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* parts;
 }
 
 /** Largest coalesced read from one pack. */
@@ -126,9 +137,12 @@ function coalesce(refs: readonly ChunkRef[]): ReadUnit[] {
 /** Reads, authenticates and decompresses every chunk of `refs`, yielding plaintexts in order. */
 export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: readonly ChunkRef[], concurrency = 8, profile = new Profile()): AsyncGenerator<Uint8Array> {
   const units = coalesce(refs);
+  // A read may hold hundreds of small chunks: opening them all at once would flood the host's
+  // thread pool and starve the file writes queued behind them.
+  const opening = new Limiter(OPEN_CONCURRENCY);
   const load = async (unit: ReadUnit): Promise<Uint8Array[]> => {
     const bytes = await profile.time('fetch', repo.storage.getRange(packKey(unit.packId), unit.offset, unit.length));
-    return Promise.all(unit.refs.map(async (ref) => {
+    return Promise.all(unit.refs.map((ref) => opening.run(async () => {
       const e = ref.entry;
       const cipher = point.runCiphers.get(e.runId);
       if (cipher === undefined) throw new Error('internal error: index entry from a run outside the key table');
@@ -143,7 +157,7 @@ export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: 
       } catch {
         throw new BunkerError('TAMPERED', `chunk ${ref.id.slice(0, 16)} in ${packKey(e.packId)} does not decompress to its recorded size`, { object: packKey(e.packId) });
       }
-    }));
+    })));
   };
   // Read-ahead is bounded by count and by bytes, so memory stays flat whatever the data size.
   const window: { promise: Promise<Uint8Array[]>; bytes: number }[] = [];
@@ -177,17 +191,48 @@ export async function restore(repo: Repository, point: UnlockedPoint, sink: Rest
   const filesTotal = entries.filter((e) => e.type === 'file').length;
   const bytesTotal = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
   await sink.begin(entries);
+  // Small files are written several at once (their data is already in memory); large ones
+  // stream one at a time. Directories are created before anything inside them is written.
+  const writes = new Set<Promise<void>>();
   try {
     const profile = options.profile ?? new Profile();
     const chunks = readChunks(repo, point, refs, options.concurrency ?? 8, profile);
+    const writing = new Limiter(FILE_WRITE_CONCURRENCY);
+    let writeFailure: unknown;
+    const settleWrites = async () => {
+      await Promise.all(writes);
+      if (writeFailure !== undefined) throw writeFailure;
+    };
     for (const entry of entries) {
+      if (writeFailure !== undefined) throw writeFailure;
       if (entry.type === 'dir') {
         await sink.directory(entry);
         result.dirs++;
       } else if (entry.type === 'symlink') {
         await sink.symlink(entry);
         result.symlinks++;
+      } else if (entry.size <= SMALL_FILE_BYTES) {
+        const data: Uint8Array[] = [];
+        for (let i = 0; i < entry.chunks!.length; i++) {
+          const next = await chunks.next();
+          if (next.done) throw new Error('internal error: chunk stream ended early');
+          data.push(next.value);
+          result.bytes += next.value.length;
+        }
+        const write: Promise<void> = writing.run(() => profile.time('output', sink.file(entry, arrayStream(data)))).then(
+          () => void writes.delete(write),
+          (error) => {
+            writes.delete(write);
+            writeFailure ??= error;
+          },
+        );
+        writes.add(write);
+        // Keep a bounded number of writes queued.
+        if (writes.size >= FILE_WRITE_CONCURRENCY * 2) await Promise.race(writes);
+        result.files++;
+        options.onProgress?.({ files: result.files, filesTotal, bytes: result.bytes, bytesTotal, currentPath: entry.path });
       } else {
+        await settleWrites();
         const count = entry.chunks!.length;
         const data = (async function* () {
           for (let i = 0; i < count; i++) {
@@ -202,8 +247,11 @@ export async function restore(repo: Repository, point: UnlockedPoint, sink: Rest
         options.onProgress?.({ files: result.files, filesTotal, bytes: result.bytes, bytesTotal, currentPath: entry.path });
       }
     }
+    await settleWrites();
     await sink.commit();
   } catch (error) {
+    // Let writes in flight finish first, so abort removes everything and nothing races it.
+    await Promise.allSettled(writes);
     await sink.abort();
     throw error;
   }

@@ -21,6 +21,8 @@ export interface SourceEntry {
   readonly target?: string;
   /** Files only. */
   open?(): Promise<FileReader>;
+  /** Files only, optional: the whole content at once, for small files (a host may do it in fewer calls). */
+  readAll?(): Promise<Uint8Array>;
 }
 
 export interface Source {

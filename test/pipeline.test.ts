@@ -13,6 +13,8 @@ import { fsSource } from '../core/host/fs-source.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
 import { workerCodecPool } from '../core/host/worker-codec-pool.ts';
 import { packKey } from '../core/repo/pack.ts';
+import { webCryptoSealPrimitives } from '../core/chunk-sealer.ts';
+import { nodeSealPrimitives } from '../core/host/node-seal-primitives.ts';
 import type { Storage } from '../core/storage/storage.ts';
 import { fixedResolver, memoryRepo, pseudoRandomBytes, tempDir, TEST_KDF } from './helpers.ts';
 import { snapshotTree, writeTree } from './tree.ts';
@@ -98,9 +100,15 @@ test('a worker dying mid-backup fails the backup with nothing committed; the nex
   repo.codecs = {
     ...pool,
     threads: pool.threads,
-    compress(buffer, length, level) {
-      if (++calls === 3) pool.crashOneWorker();
-      return pool.compress(buffer, length, level);
+    async startRun(keys, known) {
+      const sealer = await pool.startRun(keys, known);
+      return {
+        ...sealer,
+        sealBatch(buffer, items) {
+          if (++calls === 3) pool.crashOneWorker();
+          return sealer.sealBatch(buffer, items);
+        },
+      };
     },
   };
   const options = { series: 's', encrypt: true, compressionLevel: 3, resolver: fixedResolver('pw'), kdf: TEST_KDF } as const;
@@ -176,6 +184,23 @@ test('peak memory stays flat while backing up a 1 GiB generated stream', async (
   const grownMiB = (peak - baseline) / (1 << 20);
   // Generous: buffers in flight are a few tens of MiB; holding the stream would be 1024 MiB.
   assert.ok(grownMiB < 400, `RSS grew by ${grownMiB.toFixed(0)} MiB`);
+});
+
+test('node:crypto sealing primitives produce the same bytes as the WebCrypto ones', async () => {
+  const data = pseudoRandomBytes(100_000, 21);
+  const payload = pseudoRandomBytes(40_000, 22);
+  for (const keys of [
+    { chunkIdAlgorithm: 1 as const, chunkIdKey: pseudoRandomBytes(32, 1), dataKey: pseudoRandomBytes(32, 2), level: 3 },
+    { chunkIdAlgorithm: 1 as const, level: 3 },
+  ]) {
+    const web = await webCryptoSealPrimitives(keys);
+    const node = await nodeSealPrimitives(keys);
+    const id = await web.chunkId(data);
+    assert.equal(new Uint8Array(await node.chunkId(data)), new Uint8Array(id));
+    for (const codec of [0, 1] as const) {
+      assert.equal(new Uint8Array(await node.seal(77, id, codec, 123_456, payload)), new Uint8Array(await web.seal(77, id, codec, 123_456, payload)));
+    }
+  }
 });
 
 test.run();

@@ -6,14 +6,22 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 import { compressChunk, looksIncompressible } from '../compression.ts';
 import { ZstdCodec } from '../../wasm/mod.ts';
+import { type BatchItem, chunkSealer, type SealFunction, type SealKeys } from '../chunk-sealer.ts';
+import { toHex } from '../format/bytes.ts';
+import { nodeSealPrimitives } from './node-seal-primitives.ts';
 import { loadWasmFromPackages } from '../../wasm/packages.ts';
 
 export type CodecRequest =
+  | { id: number; op: 'run'; run: number; keys: SealKeys; known: ArrayBuffer }
+  | { id: number; op: 'seal'; run: number; buffer: ArrayBuffer; items: BatchItem[] }
+  | { id: number; op: 'end'; run: number }
   | { id: number; op: 'compress'; buffer: ArrayBuffer; length: number; level: number | undefined }
   | { id: number; op: 'decompress'; frame: ArrayBuffer; offset: number; length: number; rawLength: number }
   | { id: number; op: 'crash' };
 
 export type CodecReply =
+  | { id: number; done: true }
+  | { id: number; results: { id: string; codec: 0 | 1; rawLength: number; blob: ArrayBuffer | null }[]; buffer: ArrayBuffer }
   | { id: number; codec: 0 | 1; payload: ArrayBuffer | null; buffer: ArrayBuffer }
   | { id: number; data: ArrayBuffer }
   | { id: number; error: string };
@@ -41,10 +49,39 @@ function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.slice().buffer as ArrayBuffer;
 }
 
+const runs = new Map<number, SealFunction>();
+
 parentPort!.on('message', async (request: CodecRequest) => {
   try {
     const zstd = await ready;
     if (request.op === 'crash') process.exit(70);
+    if (request.op === 'run') {
+      const ids = new Uint8Array(request.known);
+      const known = new Set<string>();
+      for (let i = 0; i + 32 <= ids.length; i += 32) known.add(toHex(ids.subarray(i, i + 32)));
+      const compress = useNative ? compressNative : (data: Uint8Array, level: number | undefined) => compressChunk(zstd, data, level);
+      runs.set(request.run, await chunkSealer(request.keys, compress, (id) => known.has(id), await nodeSealPrimitives(request.keys)));
+      parentPort!.postMessage({ id: request.id, done: true } satisfies CodecReply);
+      return;
+    }
+    if (request.op === 'end') {
+      runs.delete(request.run);
+      parentPort!.postMessage({ id: request.id, done: true } satisfies CodecReply);
+      return;
+    }
+    if (request.op === 'seal') {
+      const seal = runs.get(request.run);
+      if (seal === undefined) throw new Error('internal error: seal request for an unknown run');
+      const sealed = await Promise.all(request.items.map((item) => seal(new Uint8Array(request.buffer, item.offset, item.length), item.nonceCounter)));
+      const transfer: ArrayBuffer[] = [request.buffer];
+      const results = sealed.map((r) => {
+        const blob = r.blob === undefined ? null : ownBuffer(r.blob);
+        if (blob !== null) transfer.push(blob);
+        return { id: r.id, codec: r.codec, rawLength: r.rawLength, blob };
+      });
+      parentPort!.postMessage({ id: request.id, results, buffer: request.buffer } satisfies CodecReply, transfer);
+      return;
+    }
     if (request.op === 'compress') {
       const data = new Uint8Array(request.buffer, 0, request.length);
       const { codec, payload } = useNative ? compressNative(data, request.level) : compressChunk(zstd, data, request.level);

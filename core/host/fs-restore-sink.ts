@@ -88,11 +88,12 @@ export class DirectoryRestoreSink implements RestoreSink {
         let done = 0;
         while (done < chunk.length) done += (await handle.write(chunk, done, chunk.length - done)).bytesWritten;
       }
+      // Through the descriptor: no second path lookup, nothing that could follow a link.
+      await handle.chmod(entry.mode);
+      await handle.utimes(timestamp(entry.mtimeMs), timestamp(entry.mtimeMs));
     } finally {
       await handle.close();
     }
-    await chmod(path, entry.mode);
-    await utimes(path, timestamp(entry.mtimeMs), timestamp(entry.mtimeMs));
   }
 
   async commit(): Promise<void> {

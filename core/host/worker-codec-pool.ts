@@ -6,6 +6,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ChunkCodecPool, CompressResult } from '../codec-pool.ts';
+import type { RunSealer, SealedChunk } from '../chunk-sealer.ts';
+import { fromHex } from '../format/bytes.ts';
 import type { CodecReply, CodecRequest } from './codec-worker.ts';
 
 /** Chunks smaller than this are compressed inline: a round trip to a worker costs more. */
@@ -68,10 +70,14 @@ export function workerCodecPool(options: WorkerPoolOptions): ChunkCodecPool & { 
     slots.push(slot);
   }
 
+  let nextRun = 1;
   const send = (request: CodecRequest, transfer: ArrayBuffer[]): Promise<CodecReply> => {
     // Least-loaded worker, round robin among equals.
     let slot = slots[turn++ % slots.length]!;
     for (const s of slots) if (s.pending.size < slot.pending.size) slot = s;
+    return sendTo(slot, request, transfer);
+  };
+  const sendTo = (slot: WorkerSlot, request: CodecRequest, transfer: ArrayBuffer[]): Promise<CodecReply> => {
     if (slot.failure) return Promise.reject(slot.failure);
     return new Promise((resolve, reject) => {
       slot.pending.set(request.id, { resolve, reject });
@@ -102,6 +108,29 @@ export function workerCodecPool(options: WorkerPoolOptions): ChunkCodecPool & { 
       const bytes = owns ? frame : frame.slice();
       const reply = check(await send({ id: nextId++, op: 'decompress', frame: bytes.buffer as ArrayBuffer, offset: 0, length: bytes.length, rawLength }, [bytes.buffer as ArrayBuffer])) as Extract<CodecReply, { data: ArrayBuffer }>;
       return new Uint8Array(reply.data);
+    },
+    async startRun(keys, known): Promise<RunSealer> {
+      const run = nextRun++;
+      const ids = new Uint8Array(known.size * 32);
+      let at = 0;
+      for (const id of known) {
+        ids.set(fromHex(id), at);
+        at += 32;
+      }
+      // Every worker gets the run's keys and the known ids (copied, not transferred).
+      await Promise.all(slots.map((slot) => sendTo(slot, { id: nextId++, op: 'run', run, keys, known: ids.buffer as ArrayBuffer }, []).then(check)));
+      return {
+        async sealBatch(buffer, items) {
+          const reply = check(await send({ id: nextId++, op: 'seal', run, buffer: buffer.buffer as ArrayBuffer, items: [...items] }, [buffer.buffer as ArrayBuffer])) as Extract<CodecReply, { results: unknown }>;
+          const results: SealedChunk[] = reply.results.map((r) => (r.blob === null
+            ? { id: r.id, codec: r.codec, rawLength: r.rawLength }
+            : { id: r.id, codec: r.codec, rawLength: r.rawLength, blob: new Uint8Array(r.blob) }));
+          return { results, buffer: new Uint8Array(reply.buffer) };
+        },
+        async close() {
+          await Promise.all(slots.filter((s) => !s.failure).map((slot) => sendTo(slot, { id: nextId++, op: 'end', run }, []).catch(() => undefined)));
+        },
+      };
     },
     async close() {
       await Promise.all(slots.map((s) => s.worker.terminate()));

@@ -1,0 +1,95 @@
+/**
+ * One chunk through the middle of the pipeline: chunk id → (if new) compress → encrypt
+ * (FORMAT.md §5.2, §7). The same function runs inline on edge runtimes and inside the host's
+ * worker threads, which receive the run's keys once and chunks in batches.
+ */
+import { chunkIdFunction } from './chunk-id.ts';
+import { aesGcmCipher, checksumCipher, type ObjectCipher } from './crypto/cipher.ts';
+import { toHex } from './format/bytes.ts';
+import type { ChunkIdAlgorithm } from './repo/config.ts';
+import { type ChunkCodec, sealChunk } from './repo/pack.ts';
+
+/** What a sealer needs for one run. Secret: passed only to in-process workers, never logged. */
+export interface SealKeys {
+  readonly chunkIdAlgorithm: ChunkIdAlgorithm;
+  /** The series' chunk-id key; absent for unencrypted series (plain hash ids). */
+  readonly chunkIdKey?: Uint8Array;
+  /** The run's DEK; absent for unencrypted series (checksum "cipher"). */
+  readonly dataKey?: Uint8Array;
+  /** zstd level, or undefined to store chunks raw. */
+  readonly level: number | undefined;
+}
+
+export interface SealedChunk {
+  readonly id: string;
+  readonly codec: ChunkCodec;
+  readonly rawLength: number;
+  /** The blob to store (nonce ‖ ciphertext ‖ tag); absent when the chunk was already known. */
+  readonly blob?: Uint8Array;
+}
+
+export type CompressFunction = (data: Uint8Array, level: number | undefined) => { codec: ChunkCodec; payload: Uint8Array };
+
+export type SealFunction = (data: Uint8Array, nonceCounter: number) => Promise<SealedChunk>;
+
+/**
+ * The two keyed primitives of sealing. The portable default uses WebCrypto; a host may supply
+ * its own implementation of the same algorithms (core/host/node-seal-primitives.ts), e.g. to
+ * avoid WebCrypto's per-call copy on a worker thread. Outputs must be byte-identical.
+ */
+export interface SealPrimitives {
+  chunkId(data: Uint8Array): Promise<Uint8Array> | Uint8Array;
+  /** blob = nonce ‖ AEAD(payload) for the chunk (FORMAT.md §7). */
+  seal(nonceCounter: number, chunkId: Uint8Array, codec: ChunkCodec, rawLength: number, payload: Uint8Array): Promise<Uint8Array> | Uint8Array;
+}
+
+export async function webCryptoSealPrimitives(keys: SealKeys): Promise<SealPrimitives> {
+  const chunkId = await chunkIdFunction(keys.chunkIdAlgorithm, keys.chunkIdKey);
+  const cipher: ObjectCipher = keys.dataKey ? await aesGcmCipher(keys.dataKey) : checksumCipher;
+  return {
+    chunkId,
+    seal: (nonceCounter, id, codec, rawLength, payload) => sealChunk(cipher, nonceCounter, id, codec, rawLength, payload),
+  };
+}
+
+/**
+ * Builds the per-run sealing function. `isKnown` says whether a chunk id is already stored
+ * (the parent's index): such chunks are hashed only. `data` must stay unchanged until the
+ * returned promise settles.
+ */
+export async function chunkSealer(keys: SealKeys, compress: CompressFunction, isKnown: (id: string) => boolean, primitives?: SealPrimitives): Promise<SealFunction> {
+  const { chunkId, seal } = primitives ?? (await webCryptoSealPrimitives(keys));
+  return async (data, nonceCounter) => {
+    const idBytes = await chunkId(data);
+    const id = toHex(idBytes);
+    if (isKnown(id)) return { id, codec: 0, rawLength: data.length };
+    const { codec, payload } = compress(data, keys.level);
+    const blob = await seal(nonceCounter, idBytes, codec, data.length, payload);
+    return { id, codec, rawLength: data.length, blob };
+  };
+}
+
+/** One batch item: a chunk at [offset, offset+length) of the batch buffer. */
+export interface BatchItem {
+  readonly offset: number;
+  readonly length: number;
+  readonly nonceCounter: number;
+}
+
+/** A run's sealing, inline or on workers: batches of chunks in one buffer, results in item order. */
+export interface RunSealer {
+  /** Seals every item of `buffer` (which may be transferred); resolves with the buffer handed back. */
+  sealBatch(buffer: Uint8Array, items: readonly BatchItem[]): Promise<{ results: SealedChunk[]; buffer: Uint8Array }>;
+  close(): Promise<void>;
+}
+
+export async function inlineRunSealer(keys: SealKeys, compress: CompressFunction, known: ReadonlySet<string>): Promise<RunSealer> {
+  const seal = await chunkSealer(keys, compress, (id) => known.has(id));
+  return {
+    async sealBatch(buffer, items) {
+      const results = await Promise.all(items.map((item) => seal(buffer.subarray(item.offset, item.offset + item.length), item.nonceCounter)));
+      return { results, buffer };
+    },
+    async close() {},
+  };
+}

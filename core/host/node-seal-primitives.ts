@@ -1,0 +1,45 @@
+/**
+ * node:crypto implementations of the sealing primitives (HMAC-SHA-256 / SHA-256 chunk ids,
+ * AES-256-GCM chunk blobs), for worker threads: synchronous and copy-free, where WebCrypto
+ * copies every input and dispatches a job per call. Same algorithms, same bytes as
+ * webCryptoSealPrimitives (test/pipeline.test.ts checks it). BLAKE3 ids stay on the default.
+ */
+import { createCipheriv, createHash, createHmac, createSecretKey } from 'node:crypto';
+import { type SealKeys, type SealPrimitives, webCryptoSealPrimitives } from '../chunk-sealer.ts';
+import { NONCE_BYTES, TAG_BYTES } from '../crypto/cipher.ts';
+import { chunkAad, chunkNonce } from '../repo/pack.ts';
+
+function view(bytes: { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export async function nodeSealPrimitives(keys: SealKeys): Promise<SealPrimitives> {
+  if (keys.chunkIdAlgorithm !== 1) return webCryptoSealPrimitives(keys);
+  // KeyObjects made once: raw keys would be imported again on every call.
+  const idKey = keys.chunkIdKey ? createSecretKey(keys.chunkIdKey) : undefined;
+  const dataKey = keys.dataKey ? createSecretKey(keys.dataKey) : undefined;
+  return {
+    chunkId: (data) => view(idKey ? createHmac('sha256', idKey).update(data).digest() : createHash('sha256').update(data).digest()),
+    seal(nonceCounter, id, codec, rawLength, payload) {
+      const nonce = chunkNonce(nonceCounter);
+      const aad = chunkAad(id, codec, rawLength);
+      const blob = new Uint8Array(NONCE_BYTES + payload.length + TAG_BYTES);
+      blob.set(nonce, 0);
+      if (dataKey) {
+        const cipher = createCipheriv('aes-256-gcm', dataKey, nonce);
+        cipher.setAAD(aad);
+        const head = cipher.update(payload);
+        blob.set(head, NONCE_BYTES);
+        const tail = cipher.final();
+        blob.set(tail, NONCE_BYTES + head.length);
+        blob.set(cipher.getAuthTag(), NONCE_BYTES + payload.length);
+      } else {
+        // The checksum "cipher" of unencrypted series: SHA-256(nonce ‖ aad ‖ plaintext)[0, 16).
+        const digest = createHash('sha256').update(nonce).update(aad).update(payload).digest();
+        blob.set(payload, NONCE_BYTES);
+        blob.set(digest.subarray(0, TAG_BYTES), NONCE_BYTES + payload.length);
+      }
+      return blob;
+    },
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Read-ahead over a backup source: walks ahead of the pipeline and reads small files whole,
+ * several at once, so a cold disk serves many requests in parallel instead of one file's
+ * latency at a time. Bounded by entry count and bytes, so memory stays flat.
+ */
+import type { SourceEntry } from './source.ts';
+
+export interface Prefetched {
+  readonly entry: SourceEntry;
+  /** The whole content, for small files selected for reading; an Error if reading failed. */
+  readonly content?: Promise<Uint8Array | Error>;
+}
+
+export interface PrefetchOptions {
+  /** Files up to this size are read whole ahead of time. */
+  readonly smallFileBytes: number;
+  /** Entries held ahead of the consumer. */
+  readonly maxEntries: number;
+  /** Bytes of small-file content held ahead of the consumer. */
+  readonly maxBytes: number;
+  /** Whether the consumer will read this file (unchanged files are not read at all). */
+  readonly shouldRead: (entry: SourceEntry) => boolean;
+}
+
+async function readWhole(entry: SourceEntry): Promise<Uint8Array | Error> {
+  try {
+    if (entry.readAll) return await entry.readAll();
+    const reader = await entry.open!();
+    try {
+      // One byte more than expected, to notice a file that grew since it was listed.
+      let buffer = new Uint8Array(entry.size + 1);
+      let length = 0;
+      for (;;) {
+        if (length === buffer.length) {
+          const grown = new Uint8Array(buffer.length * 2);
+          grown.set(buffer);
+          buffer = grown;
+        }
+        const n = await reader.read(buffer.subarray(length));
+        if (n === 0) break;
+        length += n;
+      }
+      return buffer.subarray(0, length);
+    } finally {
+      await reader.close();
+    }
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: PrefetchOptions): AsyncGenerator<Prefetched> {
+  const iterator = entries[Symbol.asyncIterator]();
+  const queue: { item: Prefetched; bytes: number }[] = [];
+  let queuedBytes = 0;
+  let isDone = false;
+  let pending: Promise<void> | undefined;
+
+  const pull = async (): Promise<void> => {
+    while (!isDone && queue.length < options.maxEntries && queuedBytes < options.maxBytes) {
+      const next = await iterator.next();
+      if (next.done) {
+        isDone = true;
+        break;
+      }
+      const entry = next.value;
+      const isSmall = entry.type === 'file' && entry.open !== undefined && entry.size <= options.smallFileBytes && options.shouldRead(entry);
+      const bytes = isSmall ? entry.size : 0;
+      queue.push({ item: isSmall ? { entry, content: readWhole(entry) } : { entry }, bytes });
+      queuedBytes += bytes;
+    }
+  };
+
+  try {
+    for (;;) {
+      if (queue.length === 0) {
+        await (pending ??= pull().finally(() => (pending = undefined)));
+        if (queue.length === 0 && isDone) return;
+        continue;
+      }
+      const head = queue.shift()!;
+      queuedBytes -= head.bytes;
+      // Keep walking and reading while the consumer works on this entry.
+      pending ??= pull().finally(() => (pending = undefined));
+      pending.catch(() => undefined);
+      yield head.item;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}

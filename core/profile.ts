@@ -2,7 +2,7 @@
  * Time per pipeline stage, for `--profile`. Stages that run concurrently overlap, so the sums
  * can exceed the wall time; a stage whose sum approaches the wall time is the bottleneck.
  */
-export type Stage = 'walk' | 'read' | 'chunk' | 'hash' | 'compress' | 'encrypt' | 'seal' | 'write' | 'wait' | 'fetch' | 'decrypt' | 'decompress' | 'output';
+export type Stage = 'walk' | 'read' | 'chunk' | 'hash' | 'compress' | 'encrypt' | 'seal' | 'write' | 'wait' | 'plan' | 'begin' | 'fetch' | 'decrypt' | 'decompress' | 'output' | 'commit';
 
 export class Profile {
   readonly ms: Partial<Record<Stage, number>> = {};

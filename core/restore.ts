@@ -5,9 +5,9 @@
  * into place when the whole restore succeeded.
  */
 import { BunkerError } from './errors.ts';
-import { fromHex } from './format/bytes.ts';
 import { type Manifest, type ManifestEntry, parentPath } from './manifest.ts';
-import { openChunk, packKey } from './repo/pack.ts';
+import { packKey } from './repo/pack.ts';
+import type { OpenItem } from './chunk-opener.ts';
 import type { IndexEntry } from './repo/run-index.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
 import { Profile } from './profile.ts';
@@ -21,6 +21,8 @@ export interface RestoreSink {
   symlink(entry: ManifestEntry): Promise<void>;
   /** Writes a file from its chunks, in order. */
   file(entry: ManifestEntry, data: AsyncIterable<Uint8Array>): Promise<void>;
+  /** Optional: writes a small file whose chunks are all in memory (a host may do it without thread hops). */
+  smallFile?(entry: ManifestEntry, data: readonly Uint8Array[]): Promise<void>;
   /** Everything was written and verified: make it visible. */
   commit(): Promise<void>;
   /** Something failed: remove everything written so far. */
@@ -52,8 +54,6 @@ export interface RestoreResult {
   readonly bytes: number;
 }
 
-/** Chunks authenticated and decompressed at once. */
-const OPEN_CONCURRENCY = 8;
 /** Files up to this size are written concurrently, up to FILE_WRITE_CONCURRENCY at once. */
 const SMALL_FILE_BYTES = 1024 * 1024;
 const FILE_WRITE_CONCURRENCY = 8;
@@ -137,27 +137,16 @@ function coalesce(refs: readonly ChunkRef[]): ReadUnit[] {
 /** Reads, authenticates and decompresses every chunk of `refs`, yielding plaintexts in order. */
 export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: readonly ChunkRef[], concurrency = 8, profile = new Profile()): AsyncGenerator<Uint8Array> {
   const units = coalesce(refs);
-  // A read may hold hundreds of small chunks: opening them all at once would flood the host's
-  // thread pool and starve the file writes queued behind them.
-  const opening = new Limiter(OPEN_CONCURRENCY);
+  const runKeys = new Map(point.record.body.runs.map((run) => [run, point.dataKeys.get(run)] as const));
+  const opener = await repo.codecs.startOpen(runKeys);
+  // Reads are cut into batches of bounded size for the opening threads.
   const load = async (unit: ReadUnit): Promise<Uint8Array[]> => {
     const bytes = await profile.time('fetch', repo.storage.getRange(packKey(unit.packId), unit.offset, unit.length));
-    return Promise.all(unit.refs.map((ref) => opening.run(async () => {
-      const e = ref.entry;
-      const cipher = point.runCiphers.get(e.runId);
-      if (cipher === undefined) throw new Error('internal error: index entry from a run outside the key table');
-      const start = e.offset - unit.offset;
-      const payload = await profile.time('decrypt', () => openChunk(cipher, bytes.subarray(start, start + e.length), fromHex(ref.id), e.codec, e.rawLength, e.packId));
-      if (e.codec === 0) {
-        if (payload.length !== e.rawLength) throw new BunkerError('TAMPERED', `chunk ${ref.id.slice(0, 16)} has the wrong length`, { object: packKey(e.packId) });
-        return payload;
-      }
-      try {
-        return await profile.time('decompress', repo.codecs.decompress(payload, e.rawLength));
-      } catch {
-        throw new BunkerError('TAMPERED', `chunk ${ref.id.slice(0, 16)} in ${packKey(e.packId)} does not decompress to its recorded size`, { object: packKey(e.packId) });
-      }
-    })));
+    const items: OpenItem[] = unit.refs.map((ref) => ({
+      offset: ref.entry.offset - unit.offset, length: ref.entry.length, id: ref.id, codec: ref.entry.codec,
+      rawLength: ref.entry.rawLength, runId: ref.entry.runId, packId: ref.entry.packId,
+    }));
+    return profile.time('decrypt', opener.openBatch(bytes, items));
   };
   // Read-ahead is bounded by count and by bytes, so memory stays flat whatever the data size.
   const window: { promise: Promise<Uint8Array[]>; bytes: number }[] = [];
@@ -172,30 +161,36 @@ export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: 
       windowBytes += unit.length;
     }
   };
-  fill();
-  while (window.length > 0) {
-    const head = window.shift()!;
-    windowBytes -= head.bytes;
-    const chunks = await head.promise;
+  try {
     fill();
-    yield* chunks;
+    while (window.length > 0) {
+      const head = window.shift()!;
+      windowBytes -= head.bytes;
+      const chunks = await head.promise;
+      fill();
+      yield* chunks;
+    }
+  } finally {
+    await opener.close();
   }
 }
 
 export async function restore(repo: Repository, point: UnlockedPoint, sink: RestoreSink, options: RestoreOptions = {}): Promise<RestoreResult> {
+  const profile = options.profile ?? new Profile();
+  const planStarted = performance.now();
   const manifest = await repo.readManifest(point);
   const entries = selectEntries(manifest, options.include);
   const index = await repo.readIndex(point);
   const refs = planChunks(entries, index, point.id);
+  profile.add('plan', performance.now() - planStarted);
   const result = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
   const filesTotal = entries.filter((e) => e.type === 'file').length;
   const bytesTotal = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
-  await sink.begin(entries);
+  await profile.time('begin', sink.begin(entries));
   // Small files are written several at once (their data is already in memory); large ones
   // stream one at a time. Directories are created before anything inside them is written.
   const writes = new Set<Promise<void>>();
   try {
-    const profile = options.profile ?? new Profile();
     const chunks = readChunks(repo, point, refs, options.concurrency ?? 8, profile);
     const writing = new Limiter(FILE_WRITE_CONCURRENCY);
     let writeFailure: unknown;
@@ -219,7 +214,7 @@ export async function restore(repo: Repository, point: UnlockedPoint, sink: Rest
           data.push(next.value);
           result.bytes += next.value.length;
         }
-        const write: Promise<void> = writing.run(() => profile.time('output', sink.file(entry, arrayStream(data)))).then(
+        const write: Promise<void> = writing.run(() => profile.time('output', sink.smallFile ? sink.smallFile(entry, data) : sink.file(entry, arrayStream(data)))).then(
           () => void writes.delete(write),
           (error) => {
             writes.delete(write);
@@ -248,7 +243,7 @@ export async function restore(repo: Repository, point: UnlockedPoint, sink: Rest
       }
     }
     await settleWrites();
-    await sink.commit();
+    await profile.time('commit', sink.commit());
   } catch (error) {
     // Let writes in flight finish first, so abort removes everything and nothing races it.
     await Promise.allSettled(writes);

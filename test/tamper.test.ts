@@ -213,6 +213,11 @@ test('a damaged chunk of a later file, after a whole file was already staged: th
     await stageFile(e, data);
     staged.push(e.path);
   };
+  const stageSmallFile = sink.smallFile.bind(sink);
+  sink.smallFile = async (e, data) => {
+    await stageSmallFile(e, data);
+    staged.push(e.path);
+  };
   let error: unknown;
   await restore(repo, point, sink).catch((e) => (error = e));
   assertError(error, 'TAMPERED', damagedPack, 'later chunk');

@@ -8,19 +8,25 @@ import { compressChunk, looksIncompressible } from '../compression.ts';
 import { ZstdCodec } from '../../wasm/mod.ts';
 import { type BatchItem, chunkSealer, type SealFunction, type SealKeys } from '../chunk-sealer.ts';
 import { toHex } from '../format/bytes.ts';
-import { nodeSealPrimitives } from './node-seal-primitives.ts';
+import { chunkOpener, type OpenFunction, type OpenItem } from '../chunk-opener.ts';
+import { type ErrorCode, isBunkerError } from '../errors.ts';
+import { nodeOpenPrimitives, nodeSealPrimitives } from './node-seal-primitives.ts';
 import { loadWasmFromPackages } from '../../wasm/packages.ts';
 
 export type CodecRequest =
   | { id: number; op: 'run'; run: number; keys: SealKeys; known: ArrayBuffer }
   | { id: number; op: 'seal'; run: number; buffer: ArrayBuffer; items: BatchItem[] }
   | { id: number; op: 'end'; run: number }
+  | { id: number; op: 'open-start'; run: number; runKeys: [string, Uint8Array | undefined][] }
+  | { id: number; op: 'open'; run: number; buffer: ArrayBuffer; items: OpenItem[] }
   | { id: number; op: 'compress'; buffer: ArrayBuffer; length: number; level: number | undefined }
   | { id: number; op: 'decompress'; frame: ArrayBuffer; offset: number; length: number; rawLength: number }
   | { id: number; op: 'crash' };
 
 export type CodecReply =
   | { id: number; done: true }
+  | { id: number; opened: ArrayBuffer[] }
+  | { id: number; error: string; code: ErrorCode; object?: string }
   | { id: number; results: { id: string; codec: 0 | 1; rawLength: number; blob: ArrayBuffer | null }[]; buffer: ArrayBuffer }
   | { id: number; codec: 0 | 1; payload: ArrayBuffer | null; buffer: ArrayBuffer }
   | { id: number; data: ArrayBuffer }
@@ -50,6 +56,7 @@ function ownBuffer(bytes: Uint8Array): ArrayBuffer {
 }
 
 const runs = new Map<number, SealFunction>();
+const openers = new Map<number, OpenFunction>();
 
 parentPort!.on('message', async (request: CodecRequest) => {
   try {
@@ -64,8 +71,24 @@ parentPort!.on('message', async (request: CodecRequest) => {
       parentPort!.postMessage({ id: request.id, done: true } satisfies CodecReply);
       return;
     }
+    if (request.op === 'open-start') {
+      const runKeys = new Map(request.runKeys);
+      const decompress = useNative ? decompressNative : (frame: Uint8Array, rawLength: number) => zstd.decompress(frame, rawLength);
+      openers.set(request.run, await chunkOpener(runKeys, decompress, nodeOpenPrimitives(runKeys)));
+      parentPort!.postMessage({ id: request.id, done: true } satisfies CodecReply);
+      return;
+    }
+    if (request.op === 'open') {
+      const open = openers.get(request.run);
+      if (open === undefined) throw new Error('internal error: open request for an unknown point');
+      const buffer = new Uint8Array(request.buffer);
+      const opened = (await Promise.all(request.items.map((item) => open(buffer, item)))).map(ownBuffer);
+      parentPort!.postMessage({ id: request.id, opened } satisfies CodecReply, opened);
+      return;
+    }
     if (request.op === 'end') {
       runs.delete(request.run);
+      openers.delete(request.run);
       parentPort!.postMessage({ id: request.id, done: true } satisfies CodecReply);
       return;
     }
@@ -98,6 +121,10 @@ parentPort!.on('message', async (request: CodecRequest) => {
       parentPort!.postMessage({ id: request.id, data: out } satisfies CodecReply, [out]);
     }
   } catch (error) {
-    parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) } satisfies CodecReply);
+    // Typed errors keep their code and object across the thread boundary.
+    const reply: CodecReply = isBunkerError(error)
+      ? { id: request.id, error: error.message, code: error.code, ...(error.object === undefined ? {} : { object: error.object }) }
+      : { id: request.id, error: error instanceof Error ? error.message : String(error) };
+    parentPort!.postMessage(reply);
   }
 });

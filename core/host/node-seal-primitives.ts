@@ -4,8 +4,9 @@
  * copies every input and dispatches a job per call. Same algorithms, same bytes as
  * webCryptoSealPrimitives (test/pipeline.test.ts checks it). BLAKE3 ids stay on the default.
  */
-import { createCipheriv, createHash, createHmac, createSecretKey } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import { type SealKeys, type SealPrimitives, webCryptoSealPrimitives } from '../chunk-sealer.ts';
+import type { OpenPrimitives, RunKeys } from '../chunk-opener.ts';
 import { NONCE_BYTES, TAG_BYTES } from '../crypto/cipher.ts';
 import { chunkAad, chunkNonce } from '../repo/pack.ts';
 
@@ -40,6 +41,37 @@ export async function nodeSealPrimitives(keys: SealKeys): Promise<SealPrimitives
         blob.set(digest.subarray(0, TAG_BYTES), NONCE_BYTES + payload.length);
       }
       return blob;
+    },
+  };
+}
+
+/** node:crypto opening of chunk blobs, the mirror of nodeSealPrimitives' seal. */
+export function nodeOpenPrimitives(runKeys: RunKeys): OpenPrimitives {
+  const keys = new Map([...runKeys].map(([run, key]) => [run, key ? createSecretKey(key) : undefined] as const));
+  return {
+    open(runId, blob, chunkId, codec, rawLength) {
+      if (!keys.has(runId)) throw new Error('internal error: chunk from a run outside the key table');
+      const key = keys.get(runId);
+      const nonce = blob.subarray(0, NONCE_BYTES);
+      const body = blob.subarray(NONCE_BYTES, blob.length - TAG_BYTES);
+      const tag = blob.subarray(blob.length - TAG_BYTES);
+      const aad = chunkAad(chunkId, codec, rawLength);
+      if (key === undefined) {
+        const digest = createHash('sha256').update(nonce).update(aad).update(body).digest();
+        return timingSafeEqual(digest.subarray(0, TAG_BYTES), tag) ? body : undefined;
+      }
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+        decipher.setAAD(aad);
+        decipher.setAuthTag(tag);
+        const out = new Uint8Array(body.length);
+        const head = decipher.update(body);
+        out.set(head, 0);
+        out.set(decipher.final(), head.length);
+        return out;
+      } catch {
+        return undefined;
+      }
     },
   };
 }

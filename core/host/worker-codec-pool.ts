@@ -7,6 +7,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ChunkCodecPool, CompressResult } from '../codec-pool.ts';
 import type { RunSealer, SealedChunk } from '../chunk-sealer.ts';
+import type { PointOpener } from '../chunk-opener.ts';
+import { BunkerError } from '../errors.ts';
 import { fromHex } from '../format/bytes.ts';
 import type { CodecReply, CodecRequest } from './codec-worker.ts';
 
@@ -87,7 +89,10 @@ export function workerCodecPool(options: WorkerPoolOptions): ChunkCodecPool & { 
   };
 
   const check = (reply: CodecReply): CodecReply => {
-    if ('error' in reply) throw new Error(reply.error);
+    if ('error' in reply) {
+      if ('code' in reply) throw new BunkerError(reply.code, reply.error, reply.object === undefined ? {} : { object: reply.object });
+      throw new Error(reply.error);
+    }
     return reply;
   };
 
@@ -126,6 +131,23 @@ export function workerCodecPool(options: WorkerPoolOptions): ChunkCodecPool & { 
             ? { id: r.id, codec: r.codec, rawLength: r.rawLength }
             : { id: r.id, codec: r.codec, rawLength: r.rawLength, blob: new Uint8Array(r.blob) }));
           return { results, buffer: new Uint8Array(reply.buffer) };
+        },
+        async close() {
+          await Promise.all(slots.filter((s) => !s.failure).map((slot) => sendTo(slot, { id: nextId++, op: 'end', run }, []).catch(() => undefined)));
+        },
+      };
+    },
+    async startOpen(runKeys): Promise<PointOpener> {
+      const run = nextRun++;
+      const keys = [...runKeys];
+      await Promise.all(slots.map((slot) => sendTo(slot, { id: nextId++, op: 'open-start', run, runKeys: keys }, []).then(check)));
+      return {
+        async openBatch(buffer, items) {
+          // The fetched range is the worker's to keep: transfer it when it owns its memory.
+          const owns = buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength;
+          const bytes = owns ? buffer : buffer.slice();
+          const reply = check(await send({ id: nextId++, op: 'open', run, buffer: bytes.buffer as ArrayBuffer, items: [...items] }, [bytes.buffer as ArrayBuffer])) as Extract<CodecReply, { opened: unknown }>;
+          return reply.opened.map((b) => new Uint8Array(b));
         },
         async close() {
           await Promise.all(slots.filter((s) => !s.failure).map((slot) => sendTo(slot, { id: nextId++, op: 'end', run }, []).catch(() => undefined)));

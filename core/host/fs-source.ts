@@ -4,7 +4,7 @@
  * recorded, never followed; sockets, FIFOs and devices are skipped with a warning.
  */
 import * as fs from 'node:fs';
-import { readdir, readlink } from 'node:fs/promises';
+import { readlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import picomatch from 'picomatch';
@@ -13,6 +13,79 @@ import type { FileReader, Source, SourceEntry } from '../source.ts';
 
 /** Directory entries stat'ed at once. */
 const LSTAT_BATCH = 64;
+/** Directory listings in flight at once. */
+const LISTINGS_AT_ONCE = 16;
+/** Entries listed but not yet walked, beyond which listings are no longer started ahead. */
+const MAX_ENTRIES_AHEAD = 20_000;
+
+/** Compares paths (as component lists) in walk order: a directory's subtree before its next sibling. */
+function walkOrder(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+/** Runs tasks a few at a time, always the waiting one nearest in walk order first (a binary heap). */
+class ListingScheduler {
+  private readonly heap: { key: readonly string[]; start: () => void }[] = [];
+  private running = 0;
+  private readonly limit: number;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  run<T>(key: readonly string[], task: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.push({ key, start: () => task().then(resolve, reject).finally(() => this.done()) });
+      this.pump();
+    });
+  }
+
+  private done(): void {
+    this.running--;
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.limit && this.heap.length > 0) {
+      this.running++;
+      this.pop().start();
+    }
+  }
+
+  private push(item: { key: readonly string[]; start: () => void }): void {
+    const heap = this.heap;
+    heap.push(item);
+    for (let i = heap.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1;
+      if (walkOrder(heap[i]!.key, heap[parent]!.key) >= 0) break;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): { key: readonly string[]; start: () => void } {
+    const heap = this.heap;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && walkOrder(heap[l]!.key, heap[m]!.key) < 0) m = l;
+        if (r < heap.length && walkOrder(heap[r]!.key, heap[m]!.key) < 0) m = r;
+        if (m === i) break;
+        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
 
 export interface FsSourceOptions {
   /** Glob patterns; a pattern without '/' matches a base name anywhere, like .gitignore. */
@@ -34,6 +107,10 @@ function readFd(fd: number, into: Uint8Array): Promise<number> {
 
 function closeFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.close(fd, (error) => (error ? reject(error) : resolve())));
+}
+
+function readdirNames(path: string): Promise<string[]> {
+  return new Promise((resolve, reject) => fs.readdir(path, (error, names) => (error ? reject(error) : resolve(names))));
 }
 
 function lstat(path: string): Promise<fs.Stats> {
@@ -98,31 +175,70 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     return { path: relative, mode: Number(st.mode) & 0o7777, mtimeMs: Math.floor(Number(st.mtimeMs)), inode: Number(st.ino) };
   }
 
-  async function* walk(path: string, relative: string, st: Stat): AsyncGenerator<SourceEntry> {
+  interface Child {
+    readonly name: string;
+    readonly path: string;
+    readonly relative: string;
+    readonly stat: Stat | Error;
+  }
+  interface Listing {
+    readonly children: Child[];
+    /** Listings of subdirectories started ahead of the walk. */
+    readonly ahead: Map<string, Promise<Listing | Error>>;
+  }
+
+  // A directory is listed with readdir, then an lstat of every child, concurrently. Listings
+  // of subdirectories start ahead of the walk, through a scheduler that runs a few at a time,
+  // nearest first in walk order, and stops reading ahead while many entries wait unconsumed:
+  // a cold walk keeps the disk busy, entries still come out in manifest order, memory is bounded.
+  const scheduler = new ListingScheduler(LISTINGS_AT_ONCE);
+  let held = 0;
+
+  const listing = async (path: string, relative: string, depthKey: string[]): Promise<Listing | Error> => {
+    let names: string[];
+    try {
+      names = (await readdirNames(path)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    } catch (error) {
+      return error as Error;
+    }
+    const selected = names.map((name) => ({ name, path: join(path, name), relative: `${relative}/${name}` })).filter((c) => !isExcluded(c.relative));
+    const children: Child[] = [];
+    for (let i = 0; i < selected.length; i += LSTAT_BATCH) {
+      const batch = selected.slice(i, i + LSTAT_BATCH);
+      const stats = await Promise.all(batch.map((c) => lstat(c.path).catch((error: Error) => error)));
+      batch.forEach((c, j) => children.push({ ...c, stat: stats[j]! }));
+    }
+    held += children.length;
+    const ahead = new Map<string, Promise<Listing | Error>>();
+    if (held < MAX_ENTRIES_AHEAD) {
+      for (const child of children) {
+        if (!(child.stat instanceof Error) && child.stat.isDirectory()) {
+          const key = [...depthKey, child.name];
+          const pending = scheduler.run(key, () => listing(child.path, child.relative, key));
+          pending.catch(() => undefined);
+          ahead.set(child.name, pending);
+        }
+      }
+    }
+    return { children, ahead };
+  };
+
+  async function* walk(path: string, relative: string, st: Stat, depthKey: string[], listed?: Promise<Listing | Error>): AsyncGenerator<SourceEntry> {
     const base = describe(path, relative, st);
     if (st.isDirectory()) {
       yield { ...base, type: 'dir', size: 0 };
-      let names: string[];
-      try {
-        names = (await readdir(path)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      } catch (error) {
-        warn(`cannot list ${path}: ${(error as Error).message}; its contents are skipped`);
+      const list = await (listed ?? listing(path, relative, depthKey));
+      if (list instanceof Error) {
+        warn(`cannot list ${path}: ${list.message}; its contents are skipped`);
         return;
       }
-      const children = names.map((name) => ({ name, relative: `${relative}/${name}` })).filter((c) => !isExcluded(c.relative));
-      // lstat the children concurrently (the disk can serve many requests at once; a cold
-      // walk done one by one is latency-bound), then descend in name order.
-      for (let i = 0; i < children.length; i += LSTAT_BATCH) {
-        const batch = children.slice(i, i + LSTAT_BATCH);
-        const stats = await Promise.all(batch.map((c) => lstat(join(path, c.name)).catch((error: Error) => error)));
-        for (let j = 0; j < batch.length; j++) {
-          const child = stats[j]!;
-          if (child instanceof Error) {
-            warn(`cannot read ${join(path, batch[j]!.name)}: ${child.message}; skipped`);
-            continue;
-          }
-          yield* walk(join(path, batch[j]!.name), batch[j]!.relative, child);
+      for (const child of list.children) {
+        held--;
+        if (child.stat instanceof Error) {
+          warn(`cannot read ${child.path}: ${child.stat.message}; skipped`);
+          continue;
         }
+        yield* walk(child.path, child.relative, child.stat, [...depthKey, child.name], list.ahead.get(child.name));
       }
     } else if (st.isFile()) {
       yield { ...base, type: 'file', size: Number(st.size), open: () => openFile(path), readAll: () => readAll(path, Number(st.size)) };
@@ -150,7 +266,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
           warn(`cannot read ${root.path}: ${(error as Error).message}; skipped`);
           continue;
         }
-        yield* walk(root.path, root.name, st);
+        yield* walk(root.path, root.name, st, [root.name]);
       }
     },
   };

@@ -25,6 +25,7 @@ import { Profile } from './profile.ts';
 /** A batch is sent to a sealing thread once it holds this many bytes (or MAX_BATCH_ITEMS chunks). */
 const DISPATCH_BATCH_BYTES = 512 * 1024;
 const MAX_BATCH_ITEMS = 256;
+const PACK_WRITES_AT_ONCE = 3;
 
 /** Files up to this size are read whole, several at once, ahead of the pipeline. */
 const SMALL_FILE_BYTES = 1024 * 1024;
@@ -129,7 +130,8 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   let counter = 0;
   let pack = new PackBuilder();
   let packId = randomId();
-  let packWrite: Promise<void> = Promise.resolve();
+  // Pack writes in flight (each fsyncs): a few at once keep the disk busy without holding much.
+  const packWrites: Promise<void>[] = [];
   const stats = { files: 0, dirs: 0, symlinks: 0, bytes: 0, filesNew: 0, filesChanged: 0, filesUnchanged: 0, bytesRead: 0, bytesAdded: 0, chunksNew: 0 };
   let bytesSkipped = 0;
 
@@ -144,10 +146,10 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     const key = packKey(packId);
     pack = new PackBuilder();
     packId = randomId();
-    // One pack write in flight at a time: overlaps I/O with compute, bounds memory.
-    await packWrite;
-    packWrite = put(key, bytes);
-    packWrite.catch(() => undefined);
+    while (packWrites.length >= PACK_WRITES_AT_ONCE) await packWrites.shift();
+    const write = put(key, bytes);
+    write.catch(() => undefined);
+    packWrites.push(write);
   };
 
   const sealer = await repo.codecs.startRun({
@@ -339,7 +341,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   await sealer.close();
   if (pool.failure !== undefined) throw pool.failure;
   await flushPack();
-  await packWrite;
+  for (const write of packWrites) await write;
 
   // Index, manifest, FSI, then the point: the commit.
   const runIndex = encodeRunIndex(newIndex);

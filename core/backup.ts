@@ -13,7 +13,7 @@ import { encodeDocument } from './format/document.ts';
 import { encodeFsi, fsiFromManifest } from './fsi.ts';
 import type { PasswordKeyResolver } from './key-resolver.ts';
 import { encodeManifest, type ManifestEntry } from './manifest.ts';
-import { packKey, PackBuilder } from './repo/pack.ts';
+import { BLOB_OVERHEAD_BYTES, PACK_HEADER_BYTES, packKey, PackBuilder } from './repo/pack.ts';
 import { type PointBody, type PointEncryption, type PointRecord, type PointStats, POINT_MAGIC, POINT_VERSION, pointKey } from './repo/recovery-point.ts';
 import { encodeRunIndex, type IndexEntry, indexKey } from './repo/run-index.ts';
 import { type Repository, seriesContext, type SeriesContext, type UnlockedPoint } from './repository.ts';
@@ -128,7 +128,12 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   const pool = new ChunkBufferPool(concurrency + 1, maxChunk);
   const inflight = new Set<Promise<void>>();
   let counter = 0;
-  let pack = new PackBuilder();
+  // Pack buffers: one filling, the others being written; each holds the target plus one more
+  // blob of the largest kind (a raw maximum-size chunk and its overhead).
+  const packBufferBytes = repo.config.packTargetBytes + maxChunk + PACK_HEADER_BYTES + BLOB_OVERHEAD_BYTES;
+  const freePackBuffers: Uint8Array[] = [];
+  const takePackBuffer = (): Uint8Array => freePackBuffers.pop() ?? new Uint8Array(packBufferBytes);
+  let pack = new PackBuilder(takePackBuffer());
   let packId = randomId();
   // Pack writes in flight (each fsyncs): a few at once keep the disk busy without holding much.
   const packWrites: Promise<void>[] = [];
@@ -140,14 +145,26 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     if (await profile.time('write', repo.storage.put(key, data))) stats.bytesAdded += data.length;
   };
 
+  // The first failed pack write stops everything after it: no later pack, index or point is written.
+  let packWriteFailure: unknown;
   const flushPack = async (): Promise<void> => {
+    if (packWriteFailure !== undefined) throw packWriteFailure;
     if (pack.blobCount === 0) return;
-    const bytes = pack.bytes();
+    const full = pack;
     const key = packKey(packId);
-    pack = new PackBuilder();
+    while (packWrites.length >= Math.min(PACK_WRITES_AT_ONCE, concurrency)) await packWrites.shift();
+    if (packWriteFailure !== undefined) throw packWriteFailure;
+    pack = new PackBuilder(takePackBuffer());
     packId = randomId();
-    while (packWrites.length >= PACK_WRITES_AT_ONCE) await packWrites.shift();
-    const write = put(key, bytes);
+    // The buffer is reused once the storage has it (put copies or writes it before resolving).
+    const write = put(key, full.bytes()).then(
+      () => void freePackBuffers.push(full.release()),
+      (error: unknown) => {
+        packWriteFailure ??= error;
+        pool.failure ??= error;
+        throw error;
+      },
+    );
     write.catch(() => undefined);
     packWrites.push(write);
   };
@@ -342,6 +359,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   if (pool.failure !== undefined) throw pool.failure;
   await flushPack();
   for (const write of packWrites) await write;
+  if (packWriteFailure !== undefined) throw packWriteFailure;
 
   // Index, manifest, FSI, then the point: the commit.
   const runIndex = encodeRunIndex(newIndex);

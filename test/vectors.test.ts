@@ -347,7 +347,7 @@ async function checkPack(name: string, v: ParsedVector): Promise<void> {
   const cipher = await cipherFor(key);
   const packId = v.get('pack-id');
   assertBytes(v.payload.subarray(0, 8), utf8('BNKPACK1'), `${name}: magic`);
-  const builder = new PackBuilder();
+  const builder = new PackBuilder(new Uint8Array(64 * 1024));
   let expectedOffset = 8;
   let counter = 0;
   for (const blob of v.all('blob')) {

@@ -59,22 +59,38 @@ export async function openChunk(cipher: ObjectCipher, blob: Uint8Array, chunkId:
   return payload;
 }
 
-/** Accumulates blobs into one pack; the caller stores it when `sizeBytes` reaches the target. */
+/**
+ * Accumulates blobs into one pack inside a caller-owned buffer, reused from pack to pack:
+ * fresh memory is expensive on the hot path, and a pack is written whole anyway.
+ */
 export class PackBuilder {
-  private readonly parts: Uint8Array[] = [PACK_MAGIC];
+  private readonly buffer: Uint8Array;
   sizeBytes = PACK_HEADER_BYTES;
   blobCount = 0;
+
+  /** `buffer` must hold the header, the target size and one more blob of the largest kind. */
+  constructor(buffer: Uint8Array) {
+    this.buffer = buffer;
+    buffer.set(PACK_MAGIC, 0);
+  }
 
   /** Appends a blob and returns its offset in the pack. */
   add(blob: Uint8Array): number {
     const offset = this.sizeBytes;
-    this.parts.push(blob);
+    if (offset + blob.length > this.buffer.length) throw new Error('internal error: pack buffer too small for a blob');
+    this.buffer.set(blob, offset);
     this.sizeBytes += blob.length;
     this.blobCount++;
     return offset;
   }
 
+  /** The pack so far: a view of the buffer, valid until the buffer is reused. */
   bytes(): Uint8Array {
-    return concatBytes(...this.parts);
+    return this.buffer.subarray(0, this.sizeBytes);
+  }
+
+  /** The buffer, to hand back for the next pack once this one is stored. */
+  release(): Uint8Array {
+    return this.buffer;
   }
 }

@@ -390,7 +390,7 @@ async function blobVectors(keys: Keys): Promise<VectorFile[]> {
   // A pack of two blobs, as PackBuilder lays them out.
   const second = utf8('second chunk of the pack');
   const secondId = await keyedId(second);
-  const pack = new PackBuilder();
+  const pack = new PackBuilder(new Uint8Array(64 * 1024));
   const blobA = await sealChunk(keys.dek, 0, id, 0, BLOB_PLAINTEXT.length, BLOB_PLAINTEXT);
   const blobB = await sealChunk(keys.dek, 1, secondId, 0, second.length, second);
   const offsetA = pack.add(blobA);

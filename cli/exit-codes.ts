@@ -21,4 +21,6 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = Object.freeze({
   AMBIGUOUS: 12,
   STORAGE_FAILED: 13,
   CANCELLED: 14,
+  IN_USE: 16,
+  CATALOG_FAILED: 17,
 });

@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'UNSAFE_PATH',
   'STORAGE_FAILED',
   'CANCELLED',
+  'IN_USE',
+  'CATALOG_FAILED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

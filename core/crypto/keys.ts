@@ -67,18 +67,26 @@ export function newSecretKey(): Uint8Array {
   return randomBytes(KEY_BYTES);
 }
 
+/**
+ * What a wrapped key is: M or a run's DEK in a point (FORMAT.md §3.2), or the data key of a
+ * configuration bundle (FORMAT.md §14.1, where point id and run id are both the bundle id).
+ */
+export type WrapLabel = 'master' | 'dek' | 'bundle';
+
 /** FORMAT.md §3.2: "bunker/wrap/<label>" ‖ 0x00 ‖ point id ‖ 0x00 ‖ run id. */
-function wrapAad(label: 'master' | 'dek', pointId: string, runId: string): Uint8Array {
+function wrapAad(label: WrapLabel, pointId: string, runId: string): Uint8Array {
   return concatBytes(utf8(`bunker/wrap/${label}`), new Uint8Array([0]), utf8(pointId), new Uint8Array([0]), utf8(runId));
 }
 
-/** Wraps a 32-byte key under the KEK: nonce(12) ‖ ciphertext(32) ‖ tag(16). AAD binds point and run ids. */
-export async function wrapKey(kek: ObjectCipher, label: 'master' | 'dek', pointId: string, runId: string, key: Uint8Array): Promise<Uint8Array> {
-  const nonce = randomBytes(NONCE_BYTES);
+/**
+ * Wraps a 32-byte key under the KEK: nonce(12) ‖ ciphertext(32) ‖ tag(16). AAD binds point and
+ * run ids. `nonce` is for test vectors only; writers draw 12 random bytes.
+ */
+export async function wrapKey(kek: ObjectCipher, label: WrapLabel, pointId: string, runId: string, key: Uint8Array, nonce: Uint8Array = randomBytes(NONCE_BYTES)): Promise<Uint8Array> {
   return concatBytes(nonce, await kek.seal(nonce, wrapAad(label, pointId, runId), key));
 }
 
-export async function unwrapKey(kek: ObjectCipher, label: 'master' | 'dek', pointId: string, runId: string, wrapped: Uint8Array): Promise<Uint8Array | undefined> {
+export async function unwrapKey(kek: ObjectCipher, label: WrapLabel, pointId: string, runId: string, wrapped: Uint8Array): Promise<Uint8Array | undefined> {
   if (wrapped.length !== WRAPPED_KEY_BYTES) return undefined;
   return kek.open(wrapped.subarray(0, NONCE_BYTES), wrapAad(label, pointId, runId), wrapped.subarray(NONCE_BYTES));
 }

@@ -52,7 +52,12 @@ export function workerCodecPool(options: WorkerPoolOptions): ChunkCodecPool & { 
   let nextId = 1;
   let turn = 0;
   for (let i = 0; i < count; i++) {
-    const worker = new Worker(new URL('./codec-worker.ts', import.meta.url), { workerData: { native: (options.native ?? true) && isNativeZstdUsable() } });
+    // A small young generation: workers churn through short-lived buffers, and a large nursery
+    // only grows the process's memory without making them faster.
+    const worker = new Worker(new URL('./codec-worker.ts', import.meta.url), {
+      workerData: { native: (options.native ?? true) && isNativeZstdUsable() },
+      resourceLimits: { maxYoungGenerationSizeMb: 16 },
+    });
     const slot: WorkerSlot = { worker, pending: new Map() };
     const fail = (error: Error) => {
       slot.failure ??= error;

@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import { BunkerError, Repository } from '../core/mod.ts';
 import { defaultWorkerCount, workerCodecPool } from '../core/host/worker-codec-pool.ts';
 import { DirectoryStorage } from '../core/host/directory-storage.ts';
+import { openCatalog } from '../core/host/catalog-home.ts';
+import type { Catalog } from '../core/catalog/catalog.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
 import type { Io } from './io.ts';
 
@@ -17,6 +19,14 @@ export function dataHome(env: Io['env']): string {
   if (process.platform === 'darwin') return join(homedir(), 'Library', 'Application Support', 'bunker');
   if (process.platform === 'win32') return join(env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'), 'bunker');
   return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'bunker');
+}
+
+/**
+ * The product catalog (named passwords, jobs, …) in the data directory. With `create` false,
+ * undefined when there is none yet: reading creates nothing.
+ */
+export function openProductCatalog(io: Io, options: { create: boolean }): Promise<Catalog | undefined> {
+  return openCatalog(dataHome(io.env), options);
 }
 
 /** --repo, else BUNKER_REPO, else the default repository in the data directory. */

@@ -1,25 +1,32 @@
 #!/usr/bin/env node
 /** bunker's command line: parse, call core, print. Exit codes: cli/exit-codes.ts. */
 import './threadpool.ts';
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BunkerError, isBunkerError } from '../core/mod.ts';
 import { backupCommand } from './commands/backup.ts';
 import { checkCommand } from './commands/check.ts';
+import { configCommand } from './commands/config.ts';
 import { dumpCommand } from './commands/dump.ts';
 import { findCommand } from './commands/find.ts';
 import { initCommand } from './commands/init.ts';
+import { jobCommand } from './commands/job.ts';
 import { lsCommand } from './commands/ls.ts';
+import { passwordCommand } from './commands/password.ts';
 import { pointsCommand } from './commands/points.ts';
 import { restoreCommand } from './commands/restore.ts';
 import type { CommandSpec } from './commands/spec.ts';
 import { EXIT_CODES, EXIT_INTERNAL, EXIT_OK } from './exit-codes.ts';
 import { type Io, processIo } from './io.ts';
 
-export const COMMANDS: readonly CommandSpec[] = [initCommand, backupCommand, pointsCommand, lsCommand, findCommand, restoreCommand, dumpCommand, checkCommand];
+export const COMMANDS: readonly CommandSpec[] = [
+  initCommand, backupCommand, pointsCommand, lsCommand, findCommand, restoreCommand, dumpCommand, checkCommand,
+  passwordCommand, jobCommand, configCommand,
+];
 
 const EPILOGUE = `Exit codes: 0 ok, 1 internal error, ${Object.entries(EXIT_CODES).map(([code, n]) => `${n} ${code}`).join(', ')}, 15 check found problems.
-Passwords: --password-file FILE, BUNKER_PASSWORD_FILE, BUNKER_PASSWORD, or a prompt on a terminal.
+Passwords: --password-file FILE, BUNKER_PASSWORD_FILE, BUNKER_PASSWORD, or a prompt on a terminal; --password NAME names a stored one.
+Restore finds a point's key in this order: the product database (no prompt), then the password.
 Repository: --repo DIR, BUNKER_REPO, or BUNKER_HOME/repository (BUNKER_HOME defaults to the user's data directory).`;
 
 /** Runs the CLI with `args`; returns the exit code. Errors are printed, never thrown. */
@@ -54,13 +61,17 @@ export async function main(args: readonly string[], io: Io = processIo()): Promi
     .fail((message, error) => {
       throw error ?? new BunkerError('USAGE', message ?? 'invalid usage');
     });
-  for (const spec of COMMANDS) {
-    cli = cli.command(spec.command, spec.describe, spec.builder, async (argv) => {
+  const register = (y: Argv, spec: CommandSpec): Argv =>
+    y.command(spec.command, spec.describe, (inner: Argv) => {
+      let built = spec.builder(inner);
+      for (const sub of spec.subcommands ?? []) built = register(built, sub);
+      return spec.subcommands ? built.demandCommand(1, `give a ${spec.command} subcommand (see bunker ${spec.command} --help)`) : built;
+    }, async (argv) => {
       json = Boolean(argv.json);
-      const code = await spec.run(argv as Record<string, unknown>, io);
+      const code = await spec.run?.(argv as Record<string, unknown>, io);
       if (typeof code === 'number') exitCode = code;
     });
-  }
+  for (const spec of COMMANDS) cli = register(cli as Argv, spec) as typeof cli;
   try {
     await cli.parseAsync();
   } catch (error) {

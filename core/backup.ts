@@ -4,14 +4,14 @@
  * unreferenced packs (which `check` reports) and no visible point.
  */
 import { aesGcmCipher, checksumCipher, type ObjectCipher } from './crypto/cipher.ts';
-import { DEFAULT_KDF_PARAMS, derivePasswordHash, type KdfParams, SALT_BYTES } from './crypto/kdf.ts';
+import { DEFAULT_KDF_PARAMS, derivePasswordHash, type KdfParams, SALT_BYTES, sameKdfParams } from './crypto/kdf.ts';
 import { derivePasswordKeys, newSecretKey, type PasswordKeys, wrapKey } from './crypto/keys.ts';
 import { sealStream } from './crypto/stream.ts';
 import { BunkerError } from './errors.ts';
-import { randomBytes, randomId, toBase64 } from './format/bytes.ts';
+import { bytesEqual, randomBytes, randomId, toBase64 } from './format/bytes.ts';
 import { encodeDocument } from './format/document.ts';
 import { encodeFsi, fsiFromManifest } from './fsi.ts';
-import type { PasswordKeyResolver } from './key-resolver.ts';
+import type { KeySource, PasswordKeyResolver } from './key-resolver.ts';
 import { encodeManifest, type ManifestEntry } from './manifest.ts';
 import { BLOB_OVERHEAD_BYTES, PACK_HEADER_BYTES, packKey, PackBuilder } from './repo/pack.ts';
 import { type PointBody, type PointEncryption, type PointRecord, type PointStats, POINT_MAGIC, POINT_VERSION, pointKey } from './repo/recovery-point.ts';
@@ -36,8 +36,16 @@ export interface BackupOptions {
   readonly encrypt: boolean;
   /** zstd level, or undefined for no compression. */
   readonly compressionLevel: number | undefined;
-  /** Needed when encrypting. */
+  /** Needed when encrypting (it unlocks the parent point, and asks for a new series' password). */
   readonly resolver?: PasswordKeyResolver;
+  /**
+   * A password hash known already (a named password from the product catalog), used instead
+   * of asking for a password. A new series takes its salt and KDF parameters. A continuing
+   * series whose parent was written under another salt (the password was rotated) keeps its
+   * master secret M, and the new point wraps M and every DEK under this hash's KEK, so dedup
+   * survives the rotation and the parent stays readable with the old hash.
+   */
+  readonly passwordHash?: { readonly hash: Uint8Array; readonly salt: Uint8Array; readonly kdf: KdfParams; readonly source: KeySource };
   /** KDF parameters for a new series (tests pass small ones). */
   readonly kdf?: KdfParams;
   /** Write the file-system index (default true). */
@@ -409,25 +417,39 @@ async function runKeys(repo: Repository, parent: UnlockedPoint | undefined, opti
   if (!options.encrypt) {
     return { encryption: 'none', cipher: checksumCipher, series: await seriesContext(repo.config, undefined), parentRuns: parent?.record.body.runs ?? [], parentDataKeys: new Map(), keySource: 'none' };
   }
-  if (options.resolver === undefined) throw new Error('internal error: encrypted backup without a key resolver');
+  const given = options.passwordHash;
+  if (options.resolver === undefined && given === undefined) throw new Error('internal error: encrypted backup without a key resolver');
   const dek = newSecretKey();
   if (parent !== undefined) {
+    const parentSalt = parent.record.salt!;
+    const parentKdf = parent.record.body.encryption!.kdf;
+    const isSamePassword = given === undefined || (bytesEqual(given.salt, parentSalt) && sameKdfParams(given.kdf, parentKdf));
     return {
       encryption: 'password', cipher: await aesGcmCipher(dek), dek,
-      passwordKeys: parent.passwordKeys!, salt: parent.record.salt!, kdf: parent.record.body.encryption!.kdf, masterSecret: parent.masterSecret!,
-      series: parent.series, parentRuns: parent.record.body.runs, parentDataKeys: parent.dataKeys, keySource: parent.keySource,
+      ...(isSamePassword
+        ? { passwordKeys: parent.passwordKeys!, salt: parentSalt, kdf: parentKdf, keySource: parent.keySource }
+        // Another password than the parent's: same M and DEKs, wrapped under the new KEK (pointEncryption).
+        : { passwordKeys: await derivePasswordKeys(given.hash), salt: given.salt, kdf: given.kdf, keySource: given.source }),
+      masterSecret: parent.masterSecret!, series: parent.series, parentRuns: parent.record.body.runs, parentDataKeys: parent.dataKeys,
     };
   }
-  const password = await options.resolver.newPassword(options.series);
-  const salt = randomBytes(SALT_BYTES);
-  const kdf = options.kdf ?? DEFAULT_KDF_PARAMS;
-  const hash = await derivePasswordHash(password, salt, kdf);
+  let hash: Uint8Array, salt: Uint8Array, kdf: KdfParams, keySource: string;
+  if (given !== undefined) {
+    ({ hash, salt, kdf } = given);
+    keySource = given.source;
+  } else {
+    const password = await options.resolver!.newPassword(options.series);
+    salt = randomBytes(SALT_BYTES);
+    kdf = options.kdf ?? DEFAULT_KDF_PARAMS;
+    hash = await derivePasswordHash(password, salt, kdf);
+    keySource = 'password';
+  }
   const passwordKeys = await derivePasswordKeys(hash);
-  options.resolver.remember(salt, kdf, passwordKeys.verifier, hash, passwordKeys);
+  options.resolver?.remember(salt, kdf, passwordKeys.verifier, hash, passwordKeys);
   const masterSecret = newSecretKey();
   return {
     encryption: 'password', cipher: await aesGcmCipher(dek), dek, passwordKeys, salt, kdf, masterSecret,
-    series: await seriesContext(repo.config, masterSecret), parentRuns: [], parentDataKeys: new Map(), keySource: 'password',
+    series: await seriesContext(repo.config, masterSecret), parentRuns: [], parentDataKeys: new Map(), keySource,
   };
 }
 

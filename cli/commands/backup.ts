@@ -1,8 +1,10 @@
-import { backup, type BackupResult, BunkerError, parseCompression, type Source } from '../../core/mod.ts';
+import { backup, type BackupOptions, type BackupResult, BunkerError, parseCompression, type Source } from '../../core/mod.ts';
 import { fsSource } from '../../core/host/fs-source.ts';
 import { iterableReader } from '../../core/source.ts';
 import { hostname } from 'node:os';
-import { openRepository } from '../context.ts';
+import type { Catalog } from '../../core/catalog/catalog.ts';
+import { isCatalogName } from '../../core/catalog/records.ts';
+import { openProductCatalog, openRepository, repositoryPath } from '../context.ts';
 import { formatBytes, formatDuration, formatRate } from '../format.ts';
 import type { Io } from '../io.ts';
 import { parseKdfOption } from '../kdf-option.ts';
@@ -23,8 +25,20 @@ export interface BackupCliOptions {
   readonly fsi?: boolean;
   readonly passwordFile?: string;
   readonly kdf?: string;
+  /** A named password (purpose backup) from the product catalog. */
+  readonly password?: string;
+  /** The job being run (bunker job run): the point is recorded as the job's. */
+  readonly job?: string;
   readonly json?: boolean;
   readonly profile?: boolean;
+}
+
+/** The current version of a named backup password, as backup takes it. */
+async function namedPasswordHash(catalog: Catalog | undefined, name: string): Promise<NonNullable<BackupOptions['passwordHash']>> {
+  // Never echo the name: someone may have typed a password where a name belongs.
+  if (catalog === undefined || !isCatalogName(name)) throw new BunkerError('NOT_FOUND', 'no stored password has that name (bunker password create NAME stores one)');
+  const version = await catalog.currentPassword(name, 'backup');
+  return { hash: version.hash, salt: version.salt, kdf: version.kdf, source: 'catalog' };
 }
 
 function stdinSource(io: Io, name: string): Source {
@@ -50,6 +64,25 @@ export async function runBackup(options: BackupCliOptions, io: Io): Promise<Back
   }
   const kdf = parseKdfOption(options.kdf);
   if (options.stdin && options.paths.length > 0) throw new BunkerError('USAGE', '--stdin takes no PATH');
+  if (options.password !== undefined && options.encrypt === false) throw new BunkerError('USAGE', '--password and --no-encrypt exclude each other');
+  if (options.password !== undefined && kdf !== undefined) throw new BunkerError('USAGE', '--kdf does not apply to a named password (it has its own parameters)');
+  // The catalog is used for a named password or a job: the point is recorded there, so
+  // `bunker password show` knows which points a password protects.
+  const usesCatalog = options.password !== undefined || options.job !== undefined;
+  const catalog = usesCatalog ? await openProductCatalog(io, { create: options.job !== undefined }) : undefined;
+  try {
+    const passwordHash = options.password === undefined ? undefined : await namedPasswordHash(catalog, options.password);
+    return await backupWith(options, io, { level, kdf, catalog, passwordHash });
+  } finally {
+    catalog?.close();
+  }
+}
+
+async function backupWith(
+  options: BackupCliOptions,
+  io: Io,
+  { level, kdf, catalog, passwordHash }: { level: number | undefined; kdf: BackupOptions['kdf']; catalog: Catalog | undefined; passwordHash: BackupOptions['passwordHash'] },
+): Promise<BackupResult> {
   const warn = (message: string) => io.err(`warning: ${message}\n`);
   const source = options.stdin
     ? stdinSource(io, options.stdinName ?? 'stdin')
@@ -60,14 +93,22 @@ export async function runBackup(options: BackupCliOptions, io: Io): Promise<Back
     series: options.name ?? 'default',
     encrypt: options.encrypt !== false,
     compressionLevel: level,
-    resolver: passwordResolver(io, options.passwordFile),
+    resolver: passwordResolver(io, options.passwordFile, catalog),
     ...(kdf ? { kdf } : {}),
+    ...(passwordHash ? { passwordHash } : {}),
     fsi: options.fsi !== false,
     onProgress: (p) => progress.update({ files: p.files, bytes: p.bytesRead + p.bytesSkipped, label: p.currentPath }),
     onWarning: warn,
     ...(options.profile ? { profile: new Profile() } : {}),
   });
   progress.done();
+  if (catalog !== undefined) {
+    const record = await repo.readPoint(result.pointId);
+    catalog.recordPoint({
+      repository: repositoryPath(options, io.env), pointId: result.pointId, series: result.series, createdAt: record.body.createdAt,
+      salt: record.salt ?? null, job: options.job ?? null,
+    }, repo.config.id);
+  }
   if (options.json) {
     io.out(JSON.stringify(result) + '\n');
     return result;
@@ -99,6 +140,7 @@ export const backupCommand: CommandSpec = {
       .option('stdin-name', { type: 'string', default: 'stdin', describe: 'file name for --stdin' })
       .option('fsi', { type: 'boolean', default: true, describe: 'write the file-system index (--no-fsi to skip)' })
       .option('profile', { type: 'boolean', default: false, describe: 'report the time spent in each pipeline stage' })
-      .option('kdf', { type: 'string', describe: 'Argon2id parameters for a new backup, m=KiB,t=N,p=N (advanced)' }),
+      .option('kdf', { type: 'string', describe: 'Argon2id parameters for a new backup, m=KiB,t=N,p=N (advanced)' })
+      .option('password', { type: 'string', describe: 'encrypt with this named password (bunker password create), no prompt' }),
   run: async (argv, io) => void (await runBackup(argv as unknown as BackupCliOptions, io)),
 };

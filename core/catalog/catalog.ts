@@ -204,6 +204,10 @@ export class Catalog {
     });
   }
 
+  hasPassword(name: string): boolean {
+    return this.db.get('SELECT 1 AS found FROM passwords WHERE name = ?', name) !== undefined;
+  }
+
   listPasswords(): PasswordInfo[] {
     return transaction(this.db, () => this.db.all('SELECT name FROM passwords ORDER BY name').map((row) => passwordInfo(this.passwordWithoutHashes(text(row, 'name')))), 'read');
   }

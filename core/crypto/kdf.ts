@@ -57,6 +57,11 @@ export function checkKdfParams(value: unknown): KdfParams {
   return Object.freeze({ algorithm: 'argon2id', memoryKiB: p.memoryKiB, iterations: p.iterations, parallelism: p.parallelism });
 }
 
+/** Whether two parameter sets derive the same H from the same password and salt. */
+export function sameKdfParams(a: KdfParams, b: KdfParams): boolean {
+  return a.algorithm === b.algorithm && a.memoryKiB === b.memoryKiB && a.iterations === b.iterations && a.parallelism === b.parallelism;
+}
+
 export function checkSalt(salt: Uint8Array): void {
   if (salt.length < KDF_LIMITS.minSaltBytes || salt.length > KDF_LIMITS.maxSaltBytes) {
     throw new BunkerError('KDF_PARAMS_OUT_OF_RANGE', `salt must be ${KDF_LIMITS.minSaltBytes}..${KDF_LIMITS.maxSaltBytes} bytes, got ${salt.length}`);

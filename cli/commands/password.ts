@@ -159,7 +159,10 @@ export async function runPasswordRemove(options: PasswordCliOptions & { name: st
   } else {
     text += 'no recorded point was made with it; any other point it protects can now be restored only by typing its password\n';
   }
-  if (removed.jobs.length > 0) text += `job${removed.jobs.length === 1 ? '' : 's'} ${removed.jobs.map((j) => `"${j}"`).join(', ')} still name it and will fail until recreated with another password\n`;
+  if (removed.jobs.length > 0) {
+    const one = removed.jobs.length === 1;
+    text += `job${one ? '' : 's'} ${removed.jobs.map((j) => `"${j}"`).join(', ')} still name${one ? 's' : ''} it and will fail until recreated with another password\n`;
+  }
   io.out(text);
   return removed;
 }

@@ -127,7 +127,7 @@ test('the database files alone reveal no password hash, token hash or password',
   const version = await derivePasswordVersion('a memorable password', TEST_KDF);
   await catalog.createPassword({ name: 'main', purpose: 'backup', version });
   const token = await catalog.createToken('api');
-  const tokenHash = new Uint8Array(await crypto.subtle.digest('SHA-256', utf8(token)));
+  const tokenHash = new Uint8Array(await crypto.subtle.digest('SHA-256', utf8(token) as BufferSource));
   // Both while the WAL holds the writes and after a checkpoint moved them into the database.
   for (const phase of ['wal', 'checkpointed']) {
     if (phase === 'checkpointed') catalog.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');

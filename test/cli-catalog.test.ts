@@ -103,7 +103,7 @@ test('restore step 4: a point without its salt is CORRUPTED_POINT (exit 7), cata
   delete (body.encryption as Record<string, unknown>).salt;
   await writeFile(pointFile, await encodeDocument(POINT_MAGIC, 1, body));
   const message = `bunker: recovery point ${pointId.slice(0, 12)} is corrupted: its salt is missing, so no password can open it\n`;
-  for (const extra of [{}, { BUNKER_PASSWORD: 'main secret' }, { BUNKER_PASSWORD: 'wrong' }]) {
+  for (const extra of [{}, { BUNKER_PASSWORD: 'main secret' }, { BUNKER_PASSWORD: 'wrong' }] as Record<string, string>[]) {
     const target = fresh('target');
     const result = await cli(['restore', pointId, '--repo', repo, '--target', target], home, extra);
     assert.is(result.code, 7, result.stderr);

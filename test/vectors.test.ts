@@ -35,7 +35,10 @@ import { MemoryStorage } from '../core/storage/memory.ts';
 import { ZstdCodec } from '../wasm/mod.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
 import { ROOT, pseudoRandomBytes } from './helpers.ts';
-import { buildVectors, headerBytes, type ParsedVector, parseVector, VECTORS_DIR, vectorFileNames } from './vectors/generate.ts';
+import { buildVectors, headerBytes, type ParsedVector, parseVector, rawZstdFrame, VECTORS_DIR, vectorFileNames } from './vectors/generate.ts';
+import { openBundle, parseBundleHeader, sealBundle } from '../core/bundle.ts';
+import { encodeSnapshot, parseSnapshot } from '../core/catalog/snapshot.ts';
+import { newMasterKeyFile, parseMasterKeyFile, SecretBox, type SecretKind } from '../core/catalog/secret-box.ts';
 
 await loadWasmFromPackages();
 const zstd = new ZstdCodec();
@@ -471,6 +474,67 @@ async function checkFsi(name: string, v: ParsedVector): Promise<void> {
   assertBytes(v.payload, utf8(manifest.entries.map((e) => JSON.stringify([e.path, codes[e.type], e.size, e.mtimeMs]) + '\n').join('')), `${name}: spec recomputation`);
 }
 
+/** FORMAT.md §14: read as import reads it (header, H from the password, open, parse the content); positive ones recomputed. */
+async function checkBundle(name: string, v: ParsedVector): Promise<void> {
+  const expect = v.get('expect');
+  const open = async () => {
+    const header = await parseBundleHeader(v.payload, name);
+    const h = await derivePasswordHash(v.get('password'), header.salt, header.kdf);
+    return parseSnapshot(await openBundle(v.payload, header, h, name), name);
+  };
+  if (expect !== 'success') {
+    await expectCode(name, expect, open);
+    return;
+  }
+  const content = fromHex(v.get('content'));
+  assertBytes(encodeSnapshot(await open()), content, `${name}: opened and parsed content`);
+  const salt = fromHex(v.get('salt'));
+  const [m, t, p] = /^m=(\d+),t=(\d+),p=(\d+)$/.exec(v.get('kdf'))!.slice(1).map(Number) as [number, number, number];
+  const bundleId = fromHex(v.get('bundle-id'));
+  const dataKey = fromHex(v.get('data-key'));
+  const wrapNonce = fromHex(v.get('wrap-nonce'));
+  const prefix = fromHex(v.get('prefix'));
+  const h = await argon2id({ password: v.get('password'), salt, iterations: t, memorySize: m, parallelism: p, hashLength: 32, outputType: 'binary' });
+  assertBytes(await sealBundle(content, { salt, kdf: { algorithm: 'argon2id', memoryKiB: m, iterations: t, parallelism: p }, hash: h }, { compress: rawZstdFrame, randomness: { bundleId, dataKey, wrapNonce, noncePrefix: prefix } }), v.payload, `${name}: core sealBundle`);
+  // FORMAT.md §14.1, sentence by sentence.
+  const idHex = toHex(bundleId);
+  const wrapped = concatBytes(wrapNonce, await specSeal(await specHkdf(h, 'bunker kek', 32), wrapNonce, specWrapAad('bundle', idHex, idHex), dataKey));
+  const body = concatBytes(u32(m), new Uint8Array([t, p, salt.length]), salt, await specHkdf(h, 'bunker verify', 32), bundleId, wrapped);
+  const head = concatBytes(utf8('BNKBUNDL'), new Uint8Array([0, 1, body.length >> 8, body.length & 0xff]), body);
+  const stream = await specStream(dataKey, 'bundle', idHex, 1, prefix, rawZstdFrame(content));
+  assertBytes(v.payload, concatBytes(head, await specSha256(head), stream), `${name}: spec recomputation`);
+}
+
+/** FORMAT.md §15.1 and §15.2: the master key file and sealed catalog secrets. */
+async function checkCatalog(name: string, v: ParsedVector): Promise<void> {
+  const expect = v.get('expect');
+  if (name.startsWith('catalog_master_key_file')) {
+    const key = fromHex(v.get('key'));
+    if (expect !== 'success') {
+      await expectCode(name, expect, () => parseMasterKeyFile(v.payload, name));
+      return;
+    }
+    assertBytes(parseMasterKeyFile(v.payload, name), key, `${name}: parsed key`);
+    assertBytes(newMasterKeyFile(key), v.payload, `${name}: core newMasterKeyFile`);
+    assertBytes(concatBytes(utf8('BNKMKEY1'), key), v.payload, `${name}: spec recomputation`);
+    return;
+  }
+  const masterKey = fromHex(v.get('master-key'));
+  const kind = v.get('kind') as SecretKind;
+  const identity = v.get('identity') === 'empty' ? new Uint8Array(0) : fromHex(v.get('identity'));
+  const box = await SecretBox.fromKey(masterKey);
+  if (expect !== 'success') {
+    await expectCode(name, expect, () => box.openOrFail(kind, identity, v.payload, name));
+    return;
+  }
+  const secret = fromHex(v.get('secret'));
+  const nonce = fromHex(v.get('nonce'));
+  assertBytes(await box.openOrFail(kind, identity, v.payload, name), secret, `${name}: opened`);
+  assertBytes(await box.seal(kind, identity, secret, nonce), v.payload, `${name}: core seal`);
+  const aad = concatBytes(utf8(`bunker/catalog/${kind}`), new Uint8Array([0]), identity);
+  assertBytes(v.payload, concatBytes(nonce, await specSeal(masterKey, nonce, aad, secret)), `${name}: spec recomputation`);
+}
+
 const CHECKS: [prefix: string, check: (name: string, v: ParsedVector) => Promise<void>][] = [
   ['key_wrap_', checkKeyWrap],
   ['stream_', checkStream],
@@ -479,6 +543,8 @@ const CHECKS: [prefix: string, check: (name: string, v: ParsedVector) => Promise
   ['run_index', checkRunIndex],
   ['manifest_', checkManifest],
   ['fsi_', checkFsi],
+  ['bundle_', checkBundle],
+  ['catalog_', checkCatalog],
 ];
 
 for (const name of names.filter((n) => n.endsWith('.txt'))) {

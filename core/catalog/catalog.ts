@@ -276,10 +276,7 @@ export class Catalog {
 
   private async openVersion(name: string, row: SqlRow): Promise<PasswordVersion> {
     const salt = bytes(row, 'salt');
-    const hash = await this.box.open('password-hash', salt, bytes(row, 'sealed_hash'));
-    if (hash === undefined) {
-      throw new BunkerError('CATALOG_FAILED', `the stored hash of password "${name}" (version ${integer(row, 'version')}) does not open: the database is damaged`);
-    }
+    const hash = await this.box.openOrFail('password-hash', salt, bytes(row, 'sealed_hash'), `the stored hash of password "${name}" (version ${integer(row, 'version')})`);
     return { version: integer(row, 'version'), createdAt: text(row, 'created_at'), kdf: kdfOf(row), salt, hash };
   }
 
@@ -439,8 +436,7 @@ export class Catalog {
     }
     const tokens: CatalogToken[] = [];
     for (const row of rows.tokens) {
-      const hash = await this.box.open('token', utf8(text(row, 'name')), bytes(row, 'sealed_hash'));
-      if (hash === undefined) throw new BunkerError('CATALOG_FAILED', `the stored hash of token "${text(row, 'name')}" does not open: the database is damaged`);
+      const hash = await this.box.openOrFail('token', utf8(text(row, 'name')), bytes(row, 'sealed_hash'), `the stored hash of token "${text(row, 'name')}"`);
       tokens.push({ name: text(row, 'name'), hash, createdAt: text(row, 'created_at') });
     }
     return { passwords, repositories: rows.repositories, jobs: rows.jobs, points: rows.points, settings: rows.settings, tokens };

@@ -65,6 +65,16 @@ export class SecretBox {
     return this.cipher.open(sealed.subarray(0, NONCE_BYTES), secretAad(kind, identity), sealed.subarray(NONCE_BYTES));
   }
 
+  /**
+   * The secret, or CATALOG_FAILED when it does not open: the database was damaged, or a value
+   * was moved to another row. `what` names the value ("the stored hash of password \"x\"").
+   */
+  async openOrFail(kind: SecretKind, identity: Uint8Array, sealed: Uint8Array, what: string): Promise<Uint8Array> {
+    const secret = await this.open(kind, identity, sealed);
+    if (secret === undefined) throw new BunkerError('CATALOG_FAILED', `${what} does not open: the database is damaged`);
+    return secret;
+  }
+
   /** The key check stored in a new database: tells a wrong or replaced master key file from damage. */
   newKeyCheck(): Promise<Uint8Array> {
     return this.seal('key-check', new Uint8Array(0), utf8(KEY_CHECK_PLAINTEXT));

@@ -30,6 +30,9 @@ import { CONFIG_MAGIC, encodeConfig, type RepositoryConfig } from '../../core/re
 import { type ChunkCodec, PackBuilder, sealChunk } from '../../core/repo/pack.ts';
 import { POINT_MAGIC, POINT_VERSION } from '../../core/repo/recovery-point.ts';
 import { encodeRunIndex, type IndexEntry } from '../../core/repo/run-index.ts';
+import { BUNDLE_PREFIX_BYTES, sealBundle } from '../../core/bundle.ts';
+import { type BundleContent, encodeSnapshot } from '../../core/catalog/snapshot.ts';
+import { KEY_CHECK_PLAINTEXT, newMasterKeyFile, SecretBox, type SecretKind } from '../../core/catalog/secret-box.ts';
 import { pseudoRandomBytes, SMALL_CHUNKER } from '../helpers.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -604,6 +607,100 @@ async function documentVectors(keys: Keys, manifestSize: number): Promise<Vector
 }
 
 // ---------------------------------------------------------------------------------------
+// Configuration bundle (FORMAT.md §14)
+
+export const BUNDLE_PASSWORD = 'bundle vector password';
+export const BUNDLE_SALT = fromHex('101112131415161718191a1b1c1d1e1f');
+export const BUNDLE_ID = fromHex('b0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccdcecf');
+export const BUNDLE_DATA_KEY = fromHex('202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f');
+export const BUNDLE_WRAP_NONCE = fromHex('f1f2f3f4f5f6f7f8f9fafbfc');
+export const BUNDLE_PREFIX = fromHex('01b1b2b3b4b5b6');
+export const EXPORTED_AT = '2024-01-03T03:04:05.678Z';
+
+/** The content of bundle_small: one of each item; the password's hash is keys_hierarchy.json's H. */
+function bundleContent(keys: Keys): BundleContent {
+  return {
+    exportedAt: EXPORTED_AT,
+    catalog: {
+      passwords: [{
+        name: 'main', purpose: 'backup', description: 'vectors', createdAt: PARENT_CREATED_AT, currentVersion: 1,
+        versions: [{ version: 1, createdAt: PARENT_CREATED_AT, kdf: KDF, salt: SALT, hash: keys.passwordHash }],
+      }],
+      repositories: [{ location: '/srv/backups', repositoryId: REPOSITORY_ID, addedAt: PARENT_CREATED_AT }],
+      jobs: [{ name: 'nightly', repository: '/srv/backups', series: SERIES, sources: ['/home/user/src'], excludes: ['*.tmp'], password: 'main', encrypt: true, compression: 'zstd', createdAt: PARENT_CREATED_AT, lastRunAt: CREATED_AT, lastPointId: POINT_ID }],
+      points: [{ repository: '/srv/backups', pointId: POINT_ID, series: SERIES, createdAt: CREATED_AT, salt: SALT, job: 'nightly' }],
+      settings: [{ key: 'retention', value: '30d' }],
+      tokens: [{ name: 'api', hash: fromHex('5a'.repeat(32)), createdAt: PARENT_CREATED_AT }],
+    },
+  };
+}
+
+/** Recomputes the header checksum of a bundle after its header changed (FORMAT.md §14.1). */
+async function rechecksumBundle(bundle: Uint8Array): Promise<Uint8Array> {
+  const copy = bundle.slice();
+  const checksumAt = BUNDLE_PREFIX_BYTES + new DataView(copy.buffer).getUint16(10);
+  copy.set(await sha256(copy.subarray(0, checksumAt)), checksumAt);
+  return copy;
+}
+
+async function bundleVectors(keys: Keys): Promise<VectorFile[]> {
+  const hash = await derivePasswordHash(BUNDLE_PASSWORD, BUNDLE_SALT, KDF);
+  const randomness = { bundleId: BUNDLE_ID, dataKey: BUNDLE_DATA_KEY, wrapNonce: BUNDLE_WRAP_NONCE, noncePrefix: BUNDLE_PREFIX };
+  const seal = (content: Uint8Array) => sealBundle(content, { salt: BUNDLE_SALT, kdf: KDF, hash }, { compress: rawZstdFrame, randomness });
+  const content = encodeSnapshot(bundleContent(keys));
+  const bundle = await seal(content);
+  const saltAt = 19;
+  const idAt = saltAt + BUNDLE_SALT.length + 32;
+  const files: VectorFile[] = [];
+  const add = (name: string, expect: string, comment: string, payload: Uint8Array, password = BUNDLE_PASSWORD, extra: Headers = []) =>
+    files.push(txt(name, [['expect', expect], ['comment', comment], ['password', password], ...extra], payload));
+  add('bundle_small', 'success', 'a configuration bundle: header (Argon2id parameters, salt, verifier, bundle id, wrapped data key), SHA-256 checksum, then a STREAM of kind bundle holding one zstd frame (a single raw block) of the content', bundle, BUNDLE_PASSWORD, [
+    ['salt', toHex(BUNDLE_SALT)],
+    ['kdf', `m=${KDF.memoryKiB},t=${KDF.iterations},p=${KDF.parallelism}`],
+    ['bundle-id', toHex(BUNDLE_ID)],
+    ['data-key', toHex(BUNDLE_DATA_KEY)],
+    ['wrap-nonce', toHex(BUNDLE_WRAP_NONCE)],
+    ['prefix', toHex(BUNDLE_PREFIX)],
+    ['content', toHex(content)],
+  ]);
+  add('bundle_wrong_password', 'WRONG_PASSWORD', 'bundle_small opened with another password: the verifier does not match', bundle, 'not the bundle password');
+  add('bundle_truncated', 'TAMPERED', 'bundle_small without its last byte', bundle.subarray(0, bundle.length - 1));
+  add('bundle_trailing_data', 'TAMPERED', 'bundle_small followed by one zero byte', concatBytes(bundle, new Uint8Array(1)));
+  add('bundle_bad_magic', 'TAMPERED', 'magic "BNKBUNDX"', mutate(bundle, (b) => (b[7] = 0x58)));
+  add('bundle_bad_checksum', 'TAMPERED', 'a salt byte flipped, checksum not updated', mutate(bundle, (b) => (b[saltAt]! ^= 0x01)));
+  add('bundle_newer_version', 'UNSUPPORTED_VERSION', 'version 2 with a valid checksum: written by a newer bunker', await rechecksumBundle(mutate(bundle, (b) => b.set(u16be(2), 8))));
+  add('bundle_version_zero', 'TAMPERED', 'version 0 with a valid checksum: never written', await rechecksumBundle(mutate(bundle, (b) => b.set(u16be(0), 8))));
+  add('bundle_kdf_memory_too_large', 'KDF_PARAMS_OUT_OF_RANGE', 'memoryKiB 16777216 (16 GiB) with a valid checksum: refused before any derivation', await rechecksumBundle(mutate(bundle, (b) => b.set(u32be(16 * 1024 * 1024), 12))));
+  add('bundle_key_for_other_bundle', 'TAMPERED', 'the bundle id changed (checksum valid): the wrapped data key is bound to the bundle id', await rechecksumBundle(mutate(bundle, (b) => (b[idAt]! ^= 0x01))));
+  add('bundle_content_invalid', 'TAMPERED', 'authenticated content that is not a catalog: the JSON array []', await seal(utf8('[]')));
+  return files;
+}
+
+// ---------------------------------------------------------------------------------------
+// The product catalog at rest (FORMAT.md §15)
+
+export const CATALOG_MASTER_KEY = fromHex('909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeaf');
+export const CATALOG_NONCE = fromHex('e0e1e2e3e4e5e6e7e8e9eaeb');
+
+async function catalogVectors(keys: Keys): Promise<VectorFile[]> {
+  const box = await SecretBox.fromKey(CATALOG_MASTER_KEY);
+  const files: VectorFile[] = [];
+  const keyFile = newMasterKeyFile(CATALOG_MASTER_KEY);
+  files.push(txt('catalog_master_key_file', [['expect', 'success'], ['comment', 'the master key file: magic "BNKMKEY1" then the 32-byte key'], ['key', toHex(CATALOG_MASTER_KEY)]], keyFile));
+  files.push(txt('catalog_master_key_file_bad_magic', [['expect', 'CATALOG_FAILED'], ['comment', 'magic "BNKMKEY2"'], ['key', toHex(CATALOG_MASTER_KEY)]], mutate(keyFile, (b) => (b[7] = 0x32))));
+  const sealed = async (name: string, expect: string, comment: string, kind: SecretKind, identity: Uint8Array, secret: Uint8Array, openAs: Uint8Array = identity) =>
+    files.push(txt(name, [
+      ['expect', expect], ['comment', comment], ['master-key', toHex(CATALOG_MASTER_KEY)], ['kind', kind], ['identity', openAs.length === 0 ? 'empty' : toHex(openAs)],
+      ['nonce', toHex(CATALOG_NONCE)], ['secret', toHex(secret)],
+    ], await box.seal(kind, identity, secret, CATALOG_NONCE)));
+  await sealed('catalog_sealed_password_hash', 'success', 'H of keys_hierarchy.json sealed under the master key; the identity is its salt', 'password-hash', SALT, keys.passwordHash);
+  await sealed('catalog_sealed_token_hash', 'success', 'SHA-256 of an API token sealed under the master key; the identity is the token\'s name "api"', 'token', utf8('api'), fromHex('5a'.repeat(32)));
+  await sealed('catalog_key_check', 'success', 'the key check: utf8("bunker catalog key check") sealed with an empty identity', 'key-check', new Uint8Array(0), utf8(KEY_CHECK_PLAINTEXT));
+  await sealed('catalog_sealed_hash_other_row', 'CATALOG_FAILED', 'catalog_sealed_password_hash read as the hash of another salt (moved to another row): it does not open', 'password-hash', SALT, keys.passwordHash, BUNDLE_SALT);
+  return files;
+}
+
+// ---------------------------------------------------------------------------------------
 
 /** Builds every vector file, in a fixed order. */
 export async function buildVectors(): Promise<VectorFile[]> {
@@ -620,6 +717,8 @@ export async function buildVectors(): Promise<VectorFile[]> {
     ...manifestVectors(manifestPlain),
     ...fsiVectors(),
     ...(await documentVectors(keys, streams.manifestStream.length)),
+    ...(await bundleVectors(keys)),
+    ...(await catalogVectors(keys)),
   ];
   const names = new Set(files.map((f) => f.name));
   if (names.size !== files.length) throw new Error('internal error: two vectors share a name');

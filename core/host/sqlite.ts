@@ -8,7 +8,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { BunkerError } from '../errors.ts';
 import type { SqlDatabase, SqlRow, SqlValue } from '../catalog/sql.ts';
 
-/** How long a writer waits for another process's transaction before giving up (CATALOG_FAILED). */
+/** How long a writer waits for another process's transaction before giving up (CATALOG_FAILED). FORMAT.md §15.3 */
 export const BUSY_TIMEOUT_MS = 15_000;
 
 function failed(location: string, error: unknown): never {

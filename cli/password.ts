@@ -7,7 +7,7 @@
  * product catalog, then AWS KMS, then the password.
  */
 import { readFile } from 'node:fs/promises';
-import { BunkerError, type KeyResolver, PasswordKeyResolver, type PasswordPrompt } from '../core/mod.ts';
+import { BunkerError, isBunkerError, type KeyResolver, PasswordKeyResolver, type PasswordPrompt } from '../core/mod.ts';
 import type { Catalog } from '../core/catalog/catalog.ts';
 import { CatalogKeyResolver } from '../core/catalog/catalog-key-resolver.ts';
 import { openProductCatalog } from './context.ts';
@@ -51,16 +51,28 @@ export function passwordPrompt(io: Io, passwordFile: string | undefined): Passwo
  * if it exists (reading creates nothing). A catalog that cannot be opened is skipped with a
  * warning, so the password can still be typed.
  */
-export function catalogKeyResolver(io: Io, catalog?: Catalog): CatalogKeyResolver {
+export function catalogKeyResolver(io: Io, catalog?: Catalog): KeyResolver {
+  const warn = (error: BunkerError) => io.err(`warning: the product database was not used: ${error.message}\n`);
   let opened: Promise<Catalog | undefined> | undefined;
-  return new CatalogKeyResolver(() => {
+  const resolver = new CatalogKeyResolver(() => {
     opened ??= catalog !== undefined ? Promise.resolve(catalog) : openProductCatalog(io, { create: false }).catch((error: unknown) => {
       if (!(error instanceof BunkerError)) throw error;
-      io.err(`warning: the product database was not used: ${error.message}\n`);
+      warn(error);
       return undefined;
     });
     return opened;
   });
+  return {
+    async resolve(request) {
+      try {
+        return await resolver.resolve(request);
+      } catch (error) {
+        // A damaged sealed hash: say so, then let the next source (the password) try.
+        if (isBunkerError(error, 'CATALOG_FAILED')) warn(error);
+        throw error;
+      }
+    },
+  };
 }
 
 /**

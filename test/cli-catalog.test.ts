@@ -13,6 +13,7 @@ import { derivePasswordHash } from '../core/crypto/kdf.ts';
 import { fromBase64, toHex, utf8 } from '../core/format/bytes.ts';
 import { encodeDocument } from '../core/format/document.ts';
 import { POINT_MAGIC } from '../core/repo/recovery-point.ts';
+import { openSqliteDatabase } from '../core/host/sqlite.ts';
 import { documentBody } from './bad-input-kit.ts';
 import { runCli, tempDir, TEST_KDF, TEST_KDF_FLAG } from './helpers.ts';
 import { snapshotTree, writeTree } from './tree.ts';
@@ -228,6 +229,17 @@ test('the database file alone reveals no hash and opens nothing; the master key 
   assert.is(result.code, 5);
   assert.match(result.stderr, `warning: the product database was not used: the master key file ${join(stolen, 'master.key')} is missing, so the secrets in ${join(stolen, 'catalog.db')} cannot be read`);
   assert.ok(await isMissing(join(stolen, 'master.key')), 'no key was made up');
+  // A sealed hash damaged in place: a warning naming it, then the password path.
+  const db = openSqliteDatabase(join(home, 'catalog.db'));
+  const sealed = (db.get('SELECT sealed_hash FROM password_versions')!.sealed_hash as Uint8Array).slice();
+  sealed[sealed.length - 1]! ^= 1;
+  db.run('UPDATE password_versions SET sealed_hash = ?', sealed);
+  db.close();
+  const damaged = await cli(['restore', pointId, '--repo', repo, '--target', fresh('target')], home);
+  assert.is(damaged.code, 5);
+  assert.is(damaged.stderr, 'warning: the product database was not used: the stored hash of password "main" (version 1) does not open: the database is damaged\n' +
+    'bunker: backup "docs" is encrypted: give its password (--password-file, BUNKER_PASSWORD_FILE, BUNKER_PASSWORD or the prompt)\n');
+  await ok(['restore', pointId, '--repo', repo, '--target', fresh('target')], home, { BUNKER_PASSWORD: 'main secret' });
 });
 
 test('config self-backup stores the bundle as a point; restored and imported on a fresh home, it restores without a prompt', async () => {

@@ -101,6 +101,21 @@ test('a named password: created, listed, shown, rotated (old versions kept), fou
   catalog.close();
 });
 
+test('a hash derived elsewhere is stored as a new version (addPasswordVersion); the same salt twice is refused', async () => {
+  await using dir = await tempDir();
+  const catalog = await create(dir.path);
+  const v1 = await derivePasswordVersion('one', TEST_KDF);
+  await catalog.createPassword({ name: 'main', purpose: 'backup', version: v1 });
+  const v2 = await derivePasswordVersion('two', TEST_KDF, 99);
+  const info = await catalog.addPasswordVersion('main', v2);
+  assert.equal([info.currentVersion, info.versions.map((v) => v.version)], [2, [1, 2]]);
+  assert.equal((await catalog.currentPassword('main', 'backup')).hash, v2.hash);
+  await expectCode('ALREADY_EXISTS', () => catalog.addPasswordVersion('main', v1), 'this password hash is stored already');
+  await expectCode('NOT_FOUND', async () => catalog.addPasswordVersion('other', await derivePasswordVersion('x', TEST_KDF)));
+  assert.is(catalog.listPasswords()[0]!.currentVersion, 2);
+  catalog.close();
+});
+
 test('files: data directory 0700, database 0600 (and its WAL), master key file 0600 with magic and 32 bytes', async () => {
   await using dir = await tempDir();
   const home = join(dir.path, 'home');

@@ -174,11 +174,20 @@ export class Catalog {
   async rotatePassword(name: string, password: string, kdf?: KdfParams): Promise<PasswordInfo> {
     const before = this.passwordWithoutHashes(name);
     const current = before.versions.find((v) => v.version === before.currentVersion)!;
-    const version = await derivePasswordVersion(password, kdf ?? current.kdf, 0);
+    return this.addPasswordVersion(name, await derivePasswordVersion(password, kdf ?? current.kdf));
+  }
+
+  /**
+   * Stores a hash already derived (salt, parameters, H) as the newest version of a named
+   * password and makes it current; `version.version` is ignored (the next number is used).
+   * ALREADY_EXISTS when the salt is stored already.
+   */
+  async addPasswordVersion(name: string, version: PasswordVersion): Promise<PasswordInfo> {
     const sealed = await this.box.seal('password-hash', version.salt, version.hash);
     transaction(this.db, () => {
       const row = this.db.get('SELECT id, (SELECT max(version) FROM password_versions WHERE password_id = passwords.id) AS last FROM passwords WHERE name = ?', name);
       if (row === undefined) throw noSuchPassword();
+      if (this.db.get('SELECT 1 AS found FROM password_versions WHERE salt = ?', version.salt)) throw new BunkerError('ALREADY_EXISTS', 'this password hash is stored already');
       const next = integer(row, 'last') + 1;
       this.insertVersion(name, { ...version, version: next }, sealed);
       this.db.run('UPDATE passwords SET current_version = ? WHERE name = ?', next, name);

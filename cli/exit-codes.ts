@@ -23,4 +23,6 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = Object.freeze({
   CANCELLED: 14,
   IN_USE: 16,
   CATALOG_FAILED: 17,
+  KMS_UNAVAILABLE: 18,
+  KMS_KEY_UNUSABLE: 19,
 });

@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'CANCELLED',
   'IN_USE',
   'CATALOG_FAILED',
+  'KMS_UNAVAILABLE',
+  'KMS_KEY_UNUSABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -16,6 +16,10 @@ export interface KeyRequest {
   readonly salt: Uint8Array;
   readonly kdf: KdfParams;
   readonly verifier: Uint8Array;
+  /** The id of the repository being read (its config's), for sources bound to it (KMS). */
+  readonly repository?: string;
+  /** The point's `encryption.kms` member as stored, unvalidated (FORMAT.md §6.4). */
+  readonly kms?: unknown;
 }
 
 export interface ResolvedKey {

@@ -163,7 +163,10 @@ export class Repository {
       return { record, id: body.id, cipher: checksumCipher, runCiphers, series: await seriesContext(this.config, undefined), keySource: 'none', dataKeys: new Map() };
     }
     if (resolver === undefined) throw new BunkerError('PASSWORD_REQUIRED', `backup "${body.series}" is encrypted: a password is needed`);
-    const resolved = await resolver.resolve({ series: body.series, pointId: body.id, salt: record.salt!, kdf: body.encryption.kdf, verifier: record.verifier! });
+    const resolved = await resolver.resolve({
+      series: body.series, pointId: body.id, salt: record.salt!, kdf: body.encryption.kdf, verifier: record.verifier!,
+      repository: this.config.id, ...(body.encryption.kms === undefined ? {} : { kms: body.encryption.kms }),
+    });
     const tampered = (what: string): never => {
       throw new BunkerError('TAMPERED', `${object}: ${what} failed authentication`, { object });
     };

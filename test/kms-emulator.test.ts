@@ -149,7 +149,8 @@ test('the SDK maps each error shape to its exception class', async () => {
       assert.is((error as KMSServiceException).$metadata.httpStatusCode, 400);
       return error as Error;
     }
-    return assert.unreachable(`expected ${name}`);
+    assert.unreachable(`expected ${name}`);
+    throw new Error('unreachable');
   };
   await expectError(() => client.send(new DescribeKeyCommand({ KeyId: '00000000-0000-4000-8000-000000000000' })), NotFoundException, 'NotFoundException');
   await expectError(() => client.send(new DecryptCommand({ CiphertextBlob: new Uint8Array(40) })), InvalidCiphertextException, 'InvalidCiphertextException');

@@ -133,7 +133,7 @@ test('export → import on a fresh home → restore without a prompt; a refused 
   assert.is(wrong.stderr, 'bunker: wrong password for the configuration bundle\n');
   const bytes = new Uint8Array(await readFile(bundle));
   const truncated = join(work.path, `truncated-${serial++}.bundle`);
-  await writeFile(truncated, bytes.subarray(0, bytes.length - 1));
+  await writeFile(truncated, bytes.subarray(0, bytes.length - 1), { mode: 0o600 });
   const cut = await cli(['config', 'import', truncated], newHome, { BUNKER_PASSWORD: 'bundle secret' });
   assert.is(cut.code, 6);
   assert.is(cut.stderr, `bunker: ${truncated} failed authentication (modified, truncated or misplaced)\n`);

@@ -12,6 +12,8 @@ import { bytesEqual, randomBytes, randomId, toBase64 } from './format/bytes.ts';
 import { encodeDocument } from './format/document.ts';
 import { encodeFsi, fsiFromManifest } from './fsi.ts';
 import type { KeySource, PasswordKeyResolver } from './key-resolver.ts';
+import type { KmsClient } from './kms/kms-client.ts';
+import { type PointKms, wrapPasswordHash } from './kms/kms-wrap.ts';
 import { encodeManifest, type ManifestEntry } from './manifest.ts';
 import { BLOB_OVERHEAD_BYTES, PACK_HEADER_BYTES, packKey, PackBuilder } from './repo/pack.ts';
 import { type PointBody, type PointEncryption, type PointRecord, type PointStats, POINT_MAGIC, POINT_VERSION, pointKey } from './repo/recovery-point.ts';
@@ -46,6 +48,12 @@ export interface BackupOptions {
    * survives the rotation and the parent stays readable with the old hash.
    */
   readonly passwordHash?: { readonly hash: Uint8Array; readonly salt: Uint8Array; readonly kdf: KdfParams; readonly source: KeySource };
+  /**
+   * AWS KMS protection (FORMAT.md §6.4): H is also encrypted under this key into the point's
+   * `encryption.kms`. Asked before any data is read, so a KMS failure (a KmsError) stops the
+   * run before it writes anything. Ignored for an unencrypted backup.
+   */
+  readonly kms?: { readonly client: KmsClient; readonly keyId: string; readonly timeoutMs?: number };
   /** KDF parameters for a new series (tests pass small ones). */
   readonly kdf?: KdfParams;
   /** Write the file-system index (default true). */
@@ -82,6 +90,8 @@ interface RunKeys {
   readonly cipher: ObjectCipher;
   readonly dek?: Uint8Array;
   readonly passwordKeys?: PasswordKeys;
+  /** H, for KMS protection of the point. */
+  readonly hash?: Uint8Array;
   readonly salt?: Uint8Array;
   readonly kdf?: KdfParams;
   readonly masterSecret?: Uint8Array;
@@ -120,6 +130,8 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   checkEncryptionMatches(parent, options);
   const unlockedParent = parent ? await repo.unlock(parent, options.resolver) : undefined;
   const keys = await runKeys(repo, unlockedParent, options);
+  const kms = options.kms === undefined || keys.encryption === 'none' ? undefined
+    : await wrapPasswordHash(options.kms.client, { keyId: options.kms.keyId, hash: keys.hash!, repositoryId: repo.config.id, salt: keys.salt! }, options.kms);
   const parentIndex = unlockedParent ? await repo.readIndex(unlockedParent) : new Map<string, IndexEntry>();
   const parentFiles = new Map<string, ManifestEntry>();
   if (unlockedParent) {
@@ -390,7 +402,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     parent: parent?.body.id ?? null,
     run: runId,
     runs,
-    encryption: await pointEncryption(keys, pointId, runId, runs),
+    encryption: await pointEncryption(keys, pointId, runId, runs, kms),
     manifest: { key: `trees/${pointId}`, sizeBytes: manifestBytes.length },
     fsi: fsiRef,
     stats: finalStats,
@@ -427,9 +439,9 @@ async function runKeys(repo: Repository, parent: UnlockedPoint | undefined, opti
     return {
       encryption: 'password', cipher: await aesGcmCipher(dek), dek,
       ...(isSamePassword
-        ? { passwordKeys: parent.passwordKeys!, salt: parentSalt, kdf: parentKdf, keySource: parent.keySource }
+        ? { passwordKeys: parent.passwordKeys!, hash: parent.passwordHash!, salt: parentSalt, kdf: parentKdf, keySource: parent.keySource }
         // Another password than the parent's: same M and DEKs, wrapped under the new KEK (pointEncryption).
-        : { passwordKeys: await derivePasswordKeys(given.hash), salt: given.salt, kdf: given.kdf, keySource: given.source }),
+        : { passwordKeys: await derivePasswordKeys(given.hash), hash: given.hash, salt: given.salt, kdf: given.kdf, keySource: given.source }),
       masterSecret: parent.masterSecret!, series: parent.series, parentRuns: parent.record.body.runs, parentDataKeys: parent.dataKeys,
     };
   }
@@ -448,12 +460,12 @@ async function runKeys(repo: Repository, parent: UnlockedPoint | undefined, opti
   options.resolver?.remember(salt, kdf, passwordKeys.verifier, hash, passwordKeys);
   const masterSecret = newSecretKey();
   return {
-    encryption: 'password', cipher: await aesGcmCipher(dek), dek, passwordKeys, salt, kdf, masterSecret,
+    encryption: 'password', cipher: await aesGcmCipher(dek), dek, passwordKeys, hash, salt, kdf, masterSecret,
     series: await seriesContext(repo.config, masterSecret), parentRuns: [], parentDataKeys: new Map(), keySource,
   };
 }
 
-async function pointEncryption(keys: RunKeys, pointId: string, runId: string, runs: readonly string[]): Promise<PointEncryption | null> {
+async function pointEncryption(keys: RunKeys, pointId: string, runId: string, runs: readonly string[], kms: PointKms | undefined): Promise<PointEncryption | null> {
   if (keys.encryption === 'none') return null;
   const kek = keys.passwordKeys!.kek;
   const wrapped: string[] = [];
@@ -468,5 +480,6 @@ async function pointEncryption(keys: RunKeys, pointId: string, runId: string, ru
     verifier: toBase64(keys.passwordKeys!.verifier),
     master: toBase64(await wrapKey(kek, 'master', pointId, runId, keys.masterSecret!)),
     keys: wrapped,
+    ...(kms === undefined ? {} : { kms }),
   };
 }

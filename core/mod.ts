@@ -13,6 +13,10 @@ export { type KeyResolver, type KeySource, PasswordKeyResolver, type PasswordPro
 export { DEFAULT_KDF_PARAMS, type KdfParams } from './crypto/kdf.ts';
 export { Catalog, derivePasswordVersion, type FoundPasswordHash, type ImportSummary, type MasterKeyStore, type PasswordUsage } from './catalog/catalog.ts';
 export { CatalogKeyResolver } from './catalog/catalog-key-resolver.ts';
+export type { KmsClient, KmsClientFactory, KmsKeyDescription } from './kms/kms-client.ts';
+export { KmsError, type KmsFailureReason } from './kms/kms-errors.ts';
+export { checkKmsKey, type PointKms, pointKmsContext, unwrapPasswordHash, wrapPasswordHash } from './kms/kms-wrap.ts';
+export { type KmsFailure, KmsKeyResolver, type KmsKeyResolverOptions } from './kms/kms-key-resolver.ts';
 export type { CatalogJob, CatalogPoint, CatalogSnapshot, PasswordInfo, PasswordPurpose, PasswordVersion } from './catalog/records.ts';
 export type { SqlDatabase } from './catalog/sql.ts';
 export { type BundleContent, encodeSnapshot, parseSnapshot } from './catalog/snapshot.ts';

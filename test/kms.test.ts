@@ -294,6 +294,38 @@ test('restore with no password: H comes from KMS (key region from the ARN), chec
   assert.is(emulator.requests.length, 2);
 });
 
+test('backup with KMS writes encryption.kms on every point; restore needs no password; a KMS failure stops the run before it writes', async () => {
+  await using emulator = await KmsEmulator.start();
+  const key = emulator.createKey();
+  const { repo, storage } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const kms = { client: kmsClient(emulator), keyId: key.keyId };
+  const source = memorySource([{ path: 'f', type: 'file', data: FILE }]);
+  const first = await backup(repo, source, { series: 's', encrypt: true, compressionLevel: 3, resolver: new PasswordKeyResolver(async () => PASSWORD), kdf: TEST_KDF, kms });
+  const second = await backup(repo, source, { series: 's', encrypt: true, compressionLevel: 3, resolver: new PasswordKeyResolver(async () => PASSWORD), kms });
+  for (const id of [first.pointId, second.pointId]) {
+    const record = await repo.readPoint(id);
+    const stored = record.body.encryption!.kms!;
+    assert.is(stored.keyArn, key.arn);
+    assert.equal(stored.context, pointKmsContext(repo.config.id, record.salt!));
+    assert.equal(Object.keys(record.body.encryption!), ['kdf', 'salt', 'verifier', 'master', 'keys', 'kms']);
+    const { resolver, prompts } = chain(emulator, undefined);
+    const unlocked = await repo.unlock(record, resolver);
+    assert.equal([unlocked.keySource, prompts], ['kms', 0]);
+    const sink = new MemorySink();
+    await restore(repo, unlocked, sink);
+    assert.equal(sink.files.get('f'), FILE);
+  }
+  // Without the option, no KMS blob.
+  const plain = await backup(repo, source, { series: 'p', encrypt: true, compressionLevel: 3, resolver: new PasswordKeyResolver(async () => PASSWORD), kdf: TEST_KDF });
+  assert.is((await repo.readPoint(plain.pointId)).body.encryption!.kms, undefined);
+  // A disabled key: KMS_KEY_UNUSABLE, and not a single object written.
+  key.state = 'Disabled';
+  const before = await storage.list('');
+  assert.ok(before.length > 5);
+  await expectKmsError(() => backup(repo, source, { series: 's', encrypt: true, compressionLevel: 3, resolver: new PasswordKeyResolver(async () => PASSWORD), kms }), 'key-disabled', 'is disabled');
+  assert.equal(await storage.list(''), before);
+});
+
 test('KMS unusable: the chain falls back to the password and keeps the reason; without one, PASSWORD_REQUIRED', async () => {
   await using emulator = await KmsEmulator.start();
   const key = emulator.createKey();

@@ -16,7 +16,7 @@ import { passwordCommand } from './commands/password.ts';
 import { pointsCommand } from './commands/points.ts';
 import { restoreCommand } from './commands/restore.ts';
 import type { CommandSpec } from './commands/spec.ts';
-import { EXIT_CODES, EXIT_INTERNAL, EXIT_OK } from './exit-codes.ts';
+import { EXIT_CHECK_FAILED, EXIT_CODES, EXIT_INTERNAL, EXIT_OK } from './exit-codes.ts';
 import { type Io, processIo } from './io.ts';
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -24,7 +24,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   passwordCommand, jobCommand, configCommand,
 ];
 
-const EPILOGUE = `Exit codes: 0 ok, 1 internal error, ${Object.entries(EXIT_CODES).map(([code, n]) => `${n} ${code}`).join(', ')}, 15 check found problems.
+const EXIT_CODE_LIST = ([[EXIT_OK, 'ok'], [EXIT_INTERNAL, 'internal error'], [EXIT_CHECK_FAILED, 'check found problems'], ...Object.entries(EXIT_CODES).map(([code, n]) => [n, code])] as [number, string][])
+  .sort(([a], [b]) => a - b).map(([n, label]) => `${n} ${label}`).join(', ');
+const EPILOGUE = `Exit codes: ${EXIT_CODE_LIST}.
 Passwords: --password-file FILE, BUNKER_PASSWORD_FILE, BUNKER_PASSWORD, or a prompt on a terminal; --password NAME names a stored one.
 Restore finds a point's key in this order: the product database (no prompt), then the password.
 Repository: --repo DIR, BUNKER_REPO, or BUNKER_HOME/repository (BUNKER_HOME defaults to the user's data directory).`;

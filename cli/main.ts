@@ -11,6 +11,7 @@ import { dumpCommand } from './commands/dump.ts';
 import { findCommand } from './commands/find.ts';
 import { initCommand } from './commands/init.ts';
 import { jobCommand } from './commands/job.ts';
+import { kmsCommand } from './commands/kms.ts';
 import { lsCommand } from './commands/ls.ts';
 import { passwordCommand } from './commands/password.ts';
 import { pointsCommand } from './commands/points.ts';
@@ -21,14 +22,14 @@ import { type Io, processIo } from './io.ts';
 
 export const COMMANDS: readonly CommandSpec[] = [
   initCommand, backupCommand, pointsCommand, lsCommand, findCommand, restoreCommand, dumpCommand, checkCommand,
-  passwordCommand, jobCommand, configCommand,
+  passwordCommand, jobCommand, configCommand, kmsCommand,
 ];
 
 const EXIT_CODE_LIST = ([[EXIT_OK, 'ok'], [EXIT_INTERNAL, 'internal error'], [EXIT_CHECK_FAILED, 'check found problems'], ...Object.entries(EXIT_CODES).map(([code, n]) => [n, code])] as [number, string][])
   .sort(([a], [b]) => a - b).map(([n, label]) => `${n} ${label}`).join(', ');
 const EPILOGUE = `Exit codes: ${EXIT_CODE_LIST}.
 Passwords: --password-file FILE, BUNKER_PASSWORD_FILE, BUNKER_PASSWORD, or a prompt on a terminal; --password NAME names a stored one.
-Restore finds a point's key in this order: the product database (no prompt), then the password.
+Restore finds a point's key in this order: the product database (no prompt), AWS KMS (bunker kms), then the password.
 Repository: --repo DIR, BUNKER_REPO, or BUNKER_HOME/repository (BUNKER_HOME defaults to the user's data directory).`;
 
 /** Runs the CLI with `args`; returns the exit code. Errors are printed, never thrown. */

@@ -11,6 +11,7 @@ import { BunkerError, isBunkerError, type KeyResolver, PasswordKeyResolver, type
 import type { Catalog } from '../core/catalog/catalog.ts';
 import { CatalogKeyResolver } from '../core/catalog/catalog-key-resolver.ts';
 import { openProductCatalog } from './context.ts';
+import { kmsKeyResolver } from './kms.ts';
 import type { Io } from './io.ts';
 
 async function readPasswordFile(path: string): Promise<string> {
@@ -77,12 +78,11 @@ export function catalogKeyResolver(io: Io, catalog?: Catalog): KeyResolver {
 
 /**
  * The key sources tried before the password, in the restore order of DESIGN.md: (1) the
- * product catalog; (2) AWS KMS, when the point carries a KMS-encrypted hash — its resolver
- * goes here, after the catalog. The password (3) is PasswordKeyResolver's last resort, and a
+ * product catalog; (2) AWS KMS (cli/kms.ts), when the point carries a KMS-encrypted hash. The password (3) is PasswordKeyResolver's last resort, and a
  * point without a salt (4) never gets this far: it is CORRUPTED_POINT when parsed.
  */
 export function keySourcesBeforePassword(io: Io, catalog?: Catalog): KeyResolver[] {
-  return [catalogKeyResolver(io, catalog)];
+  return [catalogKeyResolver(io, catalog), kmsKeyResolver(io, catalog)];
 }
 
 /** Finds a point's key: the sources above, then the password. `catalog`: one the command has open already. */

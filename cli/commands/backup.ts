@@ -8,6 +8,7 @@ import { openProductCatalog, openRepository, repositoryPath } from '../context.t
 import { formatBytes, formatDuration, formatRate } from '../format.ts';
 import type { Io } from '../io.ts';
 import { parseKdfOption } from '../kdf-option.ts';
+import { kmsBackupOption } from '../kms.ts';
 import { passwordResolver } from '../password.ts';
 import { ProgressLine } from '../progress.ts';
 import type { CommandSpec } from './spec.ts';
@@ -88,6 +89,7 @@ async function backupWith(
     ? stdinSource(io, options.stdinName ?? 'stdin')
     : await fsSource(options.paths, { exclude: options.exclude ?? [], onWarning: warn });
   const repo = await openRepository(options, io, { createIfMissing: true });
+  const kms = options.encrypt === false ? undefined : await kmsBackupOption(io, catalog);
   const progress = new ProgressLine(io);
   const result = await backup(repo, source, {
     series: options.name ?? 'default',
@@ -96,6 +98,7 @@ async function backupWith(
     resolver: passwordResolver(io, options.passwordFile, catalog),
     ...(kdf ? { kdf } : {}),
     ...(passwordHash ? { passwordHash } : {}),
+    ...(kms ? { kms } : {}),
     fsi: options.fsi !== false,
     onProgress: (p) => progress.update({ files: p.files, bytes: p.bytesRead + p.bytesSkipped, label: p.currentPath }),
     onWarning: warn,

@@ -4,7 +4,9 @@
  */
 import { aesGcmCipher, checksumCipher, NONCE_BYTES, type ObjectCipher } from './crypto/cipher.ts';
 import { BunkerError } from './errors.ts';
-import { fromHex } from './format/bytes.ts';
+import { chunkIdFunction } from './chunk-id.ts';
+import type { ChunkIdAlgorithm } from './repo/config.ts';
+import { fromHex, toHex } from './format/bytes.ts';
 import { BLOB_OVERHEAD_BYTES, chunkAad, type ChunkCodec, packKey } from './repo/pack.ts';
 
 /** One chunk of a batch: its blob at [offset, offset+length) of the batch buffer. */
@@ -42,9 +44,12 @@ export async function webCryptoOpenPrimitives(runKeys: RunKeys): Promise<OpenPri
 
 export type OpenFunction = (buffer: Uint8Array, item: OpenItem) => Promise<Uint8Array>;
 
-export async function chunkOpener(runKeys: RunKeys, decompress: DecompressFunction, primitives?: OpenPrimitives): Promise<OpenFunction> {
+/** For `check --read-data`: recompute each chunk's id from its plaintext and compare. */
+export type IdFunction = (data: Uint8Array) => Promise<Uint8Array> | Uint8Array;
+
+export async function chunkOpener(runKeys: RunKeys, decompress: DecompressFunction, primitives?: OpenPrimitives, verifyId?: IdFunction): Promise<OpenFunction> {
   const { open } = primitives ?? (await webCryptoOpenPrimitives(runKeys));
-  return async (buffer, item) => {
+  const decode = async (buffer: Uint8Array, item: OpenItem): Promise<Uint8Array> => {
     const object = packKey(item.packId);
     const blob = buffer.subarray(item.offset, item.offset + item.length);
     const payload = blob.length >= BLOB_OVERHEAD_BYTES ? await open(item.runId, blob, fromHex(item.id), item.codec, item.rawLength) : undefined;
@@ -61,6 +66,15 @@ export async function chunkOpener(runKeys: RunKeys, decompress: DecompressFuncti
       throw new BunkerError('TAMPERED', `chunk ${item.id.slice(0, 16)} in ${object} does not decompress to its recorded size`, { object });
     }
   };
+  if (verifyId === undefined) return decode;
+  return async (buffer, item) => {
+    const plaintext = await decode(buffer, item);
+    if (toHex(await verifyId(plaintext)) !== item.id) {
+      const object = packKey(item.packId);
+      throw new BunkerError('TAMPERED', `chunk ${item.id.slice(0, 16)} in ${object} does not match its id`, { object });
+    }
+    return plaintext;
+  };
 }
 
 /** A point's chunk opening, inline or on workers. */
@@ -69,8 +83,14 @@ export interface PointOpener {
   close(): Promise<void>;
 }
 
-export async function inlinePointOpener(runKeys: RunKeys, decompress: DecompressFunction): Promise<PointOpener> {
-  const open = await chunkOpener(runKeys, decompress);
+/** What verifying ids needs: the series' algorithm and chunk-id key (absent when unencrypted). */
+export interface IdKeys {
+  readonly chunkIdAlgorithm: ChunkIdAlgorithm;
+  readonly chunkIdKey?: Uint8Array;
+}
+
+export async function inlinePointOpener(runKeys: RunKeys, decompress: DecompressFunction, verify?: IdKeys): Promise<PointOpener> {
+  const open = await chunkOpener(runKeys, decompress, undefined, verify ? await chunkIdFunction(verify.chunkIdAlgorithm, verify.chunkIdKey) : undefined);
   return {
     openBatch: (buffer, items) => Promise.all(items.map((item) => open(buffer, item))),
     async close() {},

@@ -6,7 +6,7 @@
  */
 import { compressChunk } from './compression.ts';
 import { inlineRunSealer, type RunSealer, type SealKeys } from './chunk-sealer.ts';
-import { inlinePointOpener, type PointOpener, type RunKeys } from './chunk-opener.ts';
+import { type IdKeys, inlinePointOpener, type PointOpener, type RunKeys } from './chunk-opener.ts';
 import type { ChunkCodec } from './repo/pack.ts';
 import type { ZstdCodec } from '../wasm/mod.ts';
 
@@ -27,8 +27,8 @@ export interface ChunkCodecPool {
   decompress(frame: Uint8Array, rawLength: number): Promise<Uint8Array>;
   /** Starts sealing for one backup run; `known` chunk ids are hashed but not stored again. */
   startRun(keys: SealKeys, known: ReadonlySet<string>): Promise<RunSealer>;
-  /** Starts opening chunks of one point, whose runs' keys are given. */
-  startOpen(runKeys: RunKeys): Promise<PointOpener>;
+  /** Starts opening chunks of one point, whose runs' keys are given; with `verify`, ids are recomputed. */
+  startOpen(runKeys: RunKeys, verify?: IdKeys): Promise<PointOpener>;
   close(): Promise<void>;
 }
 
@@ -45,8 +45,8 @@ export function inlineCodecPool(zstd: ZstdCodec): ChunkCodecPool {
     startRun(keys, known) {
       return inlineRunSealer(keys, (data, level) => compressChunk(zstd, data, level), known);
     },
-    startOpen(runKeys) {
-      return inlinePointOpener(runKeys, (frame, rawLength) => zstd.decompress(frame, rawLength));
+    startOpen(runKeys, verify) {
+      return inlinePointOpener(runKeys, (frame, rawLength) => zstd.decompress(frame, rawLength), verify);
     },
     async close() {},
   };

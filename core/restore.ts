@@ -135,10 +135,13 @@ function coalesce(refs: readonly ChunkRef[]): ReadUnit[] {
 }
 
 /** Reads, authenticates and decompresses every chunk of `refs`, yielding plaintexts in order. */
-export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: readonly ChunkRef[], concurrency = 8, profile = new Profile()): AsyncGenerator<Uint8Array> {
+export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: readonly ChunkRef[], concurrency = 8, profile = new Profile(), verifyIds = false): AsyncGenerator<Uint8Array> {
   const units = coalesce(refs);
   const runKeys = new Map(point.record.body.runs.map((run) => [run, point.dataKeys.get(run)] as const));
-  const opener = await repo.codecs.startOpen(runKeys);
+  const verify = verifyIds
+    ? { chunkIdAlgorithm: repo.config.chunkIdAlgorithm, ...(point.series.chunkIdKey ? { chunkIdKey: point.series.chunkIdKey } : {}) }
+    : undefined;
+  const opener = await repo.codecs.startOpen(runKeys, verify);
   // Reads are cut into batches of bounded size for the opening threads.
   const load = async (unit: ReadUnit): Promise<Uint8Array[]> => {
     const bytes = await profile.time('fetch', repo.storage.getRange(packKey(unit.packId), unit.offset, unit.length));

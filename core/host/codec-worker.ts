@@ -8,7 +8,7 @@ import { compressChunk, looksIncompressible } from '../compression.ts';
 import { ZstdCodec } from '../../wasm/mod.ts';
 import { type BatchItem, chunkSealer, type SealFunction, type SealKeys } from '../chunk-sealer.ts';
 import { toHex } from '../format/bytes.ts';
-import { chunkOpener, type OpenFunction, type OpenItem } from '../chunk-opener.ts';
+import { chunkOpener, type IdKeys, type OpenFunction, type OpenItem } from '../chunk-opener.ts';
 import { type ErrorCode, isBunkerError } from '../errors.ts';
 import { nodeOpenPrimitives, nodeSealPrimitives } from './node-seal-primitives.ts';
 import { loadWasmFromPackages } from '../../wasm/packages.ts';
@@ -17,7 +17,7 @@ export type CodecRequest =
   | { id: number; op: 'run'; run: number; keys: SealKeys; known: ArrayBuffer }
   | { id: number; op: 'seal'; run: number; buffer: ArrayBuffer; items: BatchItem[] }
   | { id: number; op: 'end'; run: number }
-  | { id: number; op: 'open-start'; run: number; runKeys: [string, Uint8Array | undefined][] }
+  | { id: number; op: 'open-start'; run: number; runKeys: [string, Uint8Array | undefined][]; verify?: IdKeys }
   | { id: number; op: 'open'; run: number; buffer: ArrayBuffer; items: OpenItem[] }
   | { id: number; op: 'compress'; buffer: ArrayBuffer; length: number; level: number | undefined }
   | { id: number; op: 'decompress'; frame: ArrayBuffer; offset: number; length: number; rawLength: number }
@@ -74,7 +74,8 @@ parentPort!.on('message', async (request: CodecRequest) => {
     if (request.op === 'open-start') {
       const runKeys = new Map(request.runKeys);
       const decompress = useNative ? decompressNative : (frame: Uint8Array, rawLength: number) => zstd.decompress(frame, rawLength);
-      openers.set(request.run, await chunkOpener(runKeys, decompress, nodeOpenPrimitives(runKeys)));
+      const verifyId = request.verify ? (await nodeSealPrimitives({ ...request.verify, level: undefined })).chunkId : undefined;
+      openers.set(request.run, await chunkOpener(runKeys, decompress, nodeOpenPrimitives(runKeys), verifyId));
       parentPort!.postMessage({ id: request.id, done: true } satisfies CodecReply);
       return;
     }

@@ -142,10 +142,10 @@ export function workerCodecPool(options: WorkerPoolOptions): ChunkCodecPool & { 
         },
       };
     },
-    async startOpen(runKeys): Promise<PointOpener> {
+    async startOpen(runKeys, verify): Promise<PointOpener> {
       const run = nextRun++;
       const keys = [...runKeys];
-      await Promise.all(slots.map((slot) => sendTo(slot, { id: nextId++, op: 'open-start', run, runKeys: keys }, []).then(check)));
+      await Promise.all(slots.map((slot) => sendTo(slot, { id: nextId++, op: 'open-start', run, runKeys: keys, ...(verify ? { verify } : {}) }, []).then(check)));
       return {
         async openBatch(buffer, items) {
           // The fetched range is the worker's to keep: transfer it when it owns its memory.

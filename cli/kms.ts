@@ -29,6 +29,8 @@ export interface KmsSettings {
   readonly endpoint?: string;
   /** When DescribeKey last found the key usable (ISO 8601). */
   readonly checkedAt: string;
+  /** Every key ARN ever enabled here, the current one included: restore trusts these. */
+  readonly trustedKeyArns?: readonly string[];
 }
 
 export function readKmsSettings(catalog: Catalog | undefined): KmsSettings | undefined {
@@ -73,7 +75,7 @@ export async function kmsBackupOption(io: Io, catalog: Catalog | undefined): Pro
 }
 
 /**
- * Restore step 2 for the CLI. With KMS settings in the catalog, only the configured key is
+ * Restore step 2 for the CLI. With KMS settings in the catalog, only the keys enabled here are
  * trusted (docs/SECURITY.md); without a catalog (a fresh install), the point's own key ARN
  * is used. A hash KMS gave back is cached in the catalog, created if needed, as a named
  * password `kms-<first 12 hex of the salt>`, so the next restore needs neither KMS nor a
@@ -85,7 +87,7 @@ export function kmsKeyResolver(io: Io, catalog?: Catalog): KeyResolver {
     const endpoint = settings?.endpoint;
     return new KmsKeyResolver({
       clientFor: awsKmsClientFactory({ ...(endpoint === undefined ? {} : { endpoint }), env: io.env }),
-      ...(settings === undefined ? {} : { trustedKeyArns: [settings.keyArn] }),
+      ...(settings === undefined ? {} : { trustedKeyArns: settings.trustedKeyArns ?? [settings.keyArn] }),
       onFailure: ({ series, error }) => io.err(`warning: AWS KMS was not used for backup "${series}": ${error.message}\n`),
     });
   });

@@ -157,4 +157,25 @@ test('kms enable refuses an unusable key; status and disable; later points carry
   assert.is(emulator.requests.length, requests);
 });
 
+test('a new KMS key: points made under the earlier key still restore through KMS; a key never enabled here is refused', async () => {
+  const home = fresh('home');
+  const [first, second] = [emulator.createKey(), emulator.createKey()];
+  await ok(['kms', 'enable', '--key-id', first.keyId], home);
+  const src = fresh('src');
+  await writeTree(src, { f: 'under the first key' });
+  const repo = fresh('repo');
+  await ok(['backup', src, '--repo', repo, '--kdf', TEST_KDF_FLAG], home, { BUNKER_PASSWORD: 'typed' });
+  await ok(['kms', 'enable', '--key-id', second.keyId], home);
+  assert.equal(JSON.parse((await ok(['kms', 'status', '--json'], home)).stdout).trustedKeyArns, [first.arn, second.arn]);
+  const restored = await ok(['restore', 'latest', '--repo', repo, '--target', fresh('t'), '--json'], home);
+  assert.is(JSON.parse(restored.stdout).keySource, 'kms');
+
+  // Another home whose only KMS key is a third one: the point's key is not trusted there.
+  const other = fresh('home');
+  await ok(['kms', 'enable', '--key-id', emulator.createKey().keyId], other);
+  const refused = await runCli(['restore', 'latest', '--repo', repo, '--target', fresh('t')], { env: env(other) });
+  assert.is(refused.code, 5, refused.stderr);
+  assert.match(refused.stderr, `names KMS key ${first.arn}, which is not the configured KMS key`);
+});
+
 test.run();

@@ -35,6 +35,10 @@ async function describe(options: { keyId: string; region?: string; endpoint?: st
 /** Checks the key (DescribeKey: exists, Enabled, SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT), then saves it. */
 export async function runKmsEnable(options: KmsCliOptions & { keyId: string }, io: Io): Promise<KmsSettings> {
   const key = await describe(options, io);
+  const catalog = (await openProductCatalog(io, { create: true }))!;
+  // Points written under an earlier key keep naming it: restore must go on trusting it.
+  const earlier = readKmsSettings(catalog);
+  const trusted = [...new Set([...(earlier?.trustedKeyArns ?? (earlier === undefined ? [] : [earlier.keyArn])), key.keyArn])];
   const settings: KmsSettings = {
     enabled: true,
     keyId: options.keyId,
@@ -43,8 +47,8 @@ export async function runKmsEnable(options: KmsCliOptions & { keyId: string }, i
     ...(key.accountId === undefined ? {} : { accountId: key.accountId }),
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     checkedAt: new Date().toISOString(),
+    trustedKeyArns: trusted,
   };
-  const catalog = (await openProductCatalog(io, { create: true }))!;
   try {
     writeKmsSettings(catalog, settings);
   } finally {

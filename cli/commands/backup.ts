@@ -124,7 +124,8 @@ async function backupWith(
       `  read      ${formatBytes(s.bytesRead)} of ${formatBytes(s.bytes)} in ${formatDuration(s.durationMs)} (${formatRate(s.bytesRead, s.durationMs)})\n` +
       (result.profile ? `  profile   ${Object.entries(result.profile).map(([k, v]) => `${k} ${formatDuration(v)}`).join(', ')}\n` : '') +
       `  added     ${formatBytes(stored)} to the repository (${s.chunksNew} new chunks` +
-      (s.bytesRead > 0 && stored > 0 ? `; ${(s.bytesRead / stored).toFixed(2)}x smaller after dedup and compression)` : ')') + '\n',
+      // Metadata outweighs tiny inputs: a ratio below 1 would read as nonsense ("0.02x smaller").
+      (s.bytesRead > 0 && stored > 0 && s.bytesRead >= stored ? `; ${(s.bytesRead / stored).toFixed(2)}x smaller after dedup and compression)` : ')') + '\n',
   );
   return result;
 }

@@ -186,6 +186,9 @@ test('jobs: create, list, run without a password; removal of its password refuse
   const created = JSON.parse((await ok(['job', 'create', 'nightly', '--source', src, '--repo', repo, '--password', 'main', '--exclude', '*.tmp', '--json'], home)).stdout);
   assert.equal([created.name, created.repository, created.series, created.sources, created.excludes, created.password, created.encrypt], ['nightly', repo, 'nightly', [src], ['*.tmp'], 'main', true]);
   assert.is((await cli(['job', 'create', 'nightly', '--source', src], home)).code, 11);
+  const elsewhere = await cli(['job', 'run', 'nightly', '--repo', `${repo}-elsewhere`], home);
+  assert.is(elsewhere.code, 2, 'a --repo that is not the job\'s is refused, not ignored');
+  assert.match(elsewhere.stderr, `job "nightly" backs up to ${repo}; --repo does not apply`);
   const run = JSON.parse((await ok(['job', 'run', 'nightly', '--json'], home)).stdout);
   assert.is(run.keySource, 'catalog');
   assert.is(run.series, 'nightly');

@@ -73,6 +73,10 @@ export async function runJobRun(options: JobCliOptions, io: Io): Promise<BackupR
   } finally {
     catalog.close();
   }
+  // A job's repository is part of the job: a different --repo would be silently ignored otherwise.
+  if (options.repo !== undefined && resolve(options.repo) !== resolve(job.repository)) {
+    throw new BunkerError('USAGE', `job "${job.name}" backs up to ${job.repository}; --repo does not apply to "job run" (create the job again to change it)`);
+  }
   return runBackup({
     paths: job.sources,
     repo: job.repository,

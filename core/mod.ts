@@ -15,7 +15,7 @@ export { Catalog, derivePasswordVersion, type FoundPasswordHash, type ImportSumm
 export { CatalogKeyResolver } from './catalog/catalog-key-resolver.ts';
 export type { KmsClient, KmsClientFactory, KmsKeyDescription } from './kms/kms-client.ts';
 export { KmsError, type KmsFailureReason } from './kms/kms-errors.ts';
-export { checkKmsKey, type PointKms, pointKmsContext, unwrapPasswordHash, wrapPasswordHash } from './kms/kms-wrap.ts';
+export { catalogKmsContext, checkKmsKey, type PointKms, wrapCatalogPasswordHash, pointKmsContext, unwrapPasswordHash, wrapPasswordHash } from './kms/kms-wrap.ts';
 export { type KmsFailure, KmsKeyResolver, type KmsKeyResolverOptions } from './kms/kms-key-resolver.ts';
 export type { CatalogJob, CatalogPoint, CatalogSnapshot, PasswordInfo, PasswordPurpose, PasswordVersion } from './catalog/records.ts';
 export type { SqlDatabase } from './catalog/sql.ts';

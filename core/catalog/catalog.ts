@@ -11,12 +11,13 @@
  */
 import { checkKdfParams, DEFAULT_KDF_PARAMS, derivePasswordHash, type KdfParams, SALT_BYTES } from '../crypto/kdf.ts';
 import { BunkerError } from '../errors.ts';
-import { bytesEqual, constantTimeEqual, randomBytes, toHex, utf8 } from '../format/bytes.ts';
+import { bytesEqual, constantTimeEqual, fromBase64, randomBytes, toHex, utf8 } from '../format/bytes.ts';
 import {
   type CatalogJob, type CatalogPoint, type CatalogRepository, type CatalogSetting, type CatalogSnapshot, type CatalogToken,
   checkCatalogName, isPasswordPurpose, type PasswordInfo, passwordInfo, type PasswordPurpose, type PasswordVersion, type StoredPassword,
 } from './records.ts';
 import { migrate } from './schema.ts';
+import type { PointKms } from '../kms/kms-wrap.ts';
 import { SecretBox } from './secret-box.ts';
 import { type SqlDatabase, type SqlRow, transaction } from './sql.ts';
 
@@ -152,7 +153,7 @@ export class Catalog {
   // Named passwords
 
   /** Stores a new named password; ALREADY_EXISTS when the name is taken. */
-  async createPassword(input: { name: string; purpose: PasswordPurpose; description?: string; version: PasswordVersion }): Promise<PasswordInfo> {
+  async createPassword(input: { name: string; purpose: PasswordPurpose; description?: string; version: PasswordVersion; kms?: PointKms }): Promise<PasswordInfo> {
     checkCatalogName('password', input.name);
     if (!isPasswordPurpose(input.purpose)) throw new BunkerError('USAGE', `password purpose must be one of backup, bundle, fsi`);
     const sealed = await this.box.seal('password-hash', input.version.salt, input.version.hash);
@@ -163,6 +164,7 @@ export class Catalog {
       this.db.run('INSERT INTO passwords (name, purpose, description, created_at, current_version) VALUES (?, ?, ?, ?, ?)',
         input.name, input.purpose, input.description ?? '', input.version.createdAt, input.version.version);
       this.insertVersion(input.name, input.version, sealed);
+      if (input.kms !== undefined) this.insertKms(input.version.salt, input.kms);
     });
     return passwordInfo(this.passwordWithoutHashes(input.name));
   }
@@ -182,7 +184,7 @@ export class Catalog {
    * password and makes it current; `version.version` is ignored (the next number is used).
    * ALREADY_EXISTS when the salt is stored already.
    */
-  async addPasswordVersion(name: string, version: PasswordVersion): Promise<PasswordInfo> {
+  async addPasswordVersion(name: string, version: PasswordVersion, kms?: PointKms): Promise<PasswordInfo> {
     const sealed = await this.box.seal('password-hash', version.salt, version.hash);
     transaction(this.db, () => {
       const row = this.db.get('SELECT id, (SELECT max(version) FROM password_versions WHERE password_id = passwords.id) AS last FROM passwords WHERE name = ?', name);
@@ -190,6 +192,7 @@ export class Catalog {
       if (this.db.get('SELECT 1 AS found FROM password_versions WHERE salt = ?', version.salt)) throw new BunkerError('ALREADY_EXISTS', 'this password hash is stored already');
       const next = integer(row, 'last') + 1;
       this.insertVersion(name, { ...version, version: next }, sealed);
+      if (kms !== undefined) this.insertKms(version.salt, kms);
       this.db.run('UPDATE passwords SET current_version = ? WHERE name = ?', next, name);
     });
     return passwordInfo(this.passwordWithoutHashes(name));
@@ -222,7 +225,41 @@ export class Catalog {
   }
 
   describePassword(name: string): { info: PasswordInfo; usage: PasswordUsage } {
-    return transaction(this.db, () => ({ info: passwordInfo(this.passwordWithoutHashes(name)), usage: this.passwordUsage(name) }), 'read');
+    return transaction(this.db, () => {
+      const info = passwordInfo(this.passwordWithoutHashes(name));
+      const wrapped = new Set(this.db.all('SELECT k.version FROM password_version_kms k JOIN passwords p ON p.id = k.password_id WHERE p.name = ?', name).map((r) => integer(r, 'version')));
+      return { info: { ...info, versions: info.versions.map((v) => ({ ...v, kms: wrapped.has(v.version) })) }, usage: this.passwordUsage(name) };
+    }, 'read');
+  }
+
+  /** Every stored password version with no KMS-encrypted copy yet, hash included (for wrapping). */
+  async passwordVersionsWithoutKms(): Promise<{ name: string; version: number; salt: Uint8Array; hash: Uint8Array }[]> {
+    const rows = transaction(this.db, () => this.db.all(
+      'SELECT p.name, v.* FROM password_versions v JOIN passwords p ON p.id = v.password_id ' +
+        'WHERE NOT EXISTS (SELECT 1 FROM password_version_kms k WHERE k.password_id = v.password_id AND k.version = v.version) ORDER BY p.name, v.version',
+    ), 'read');
+    const found = [];
+    for (const row of rows) {
+      const opened = await this.openVersion(text(row, 'name'), row);
+      found.push({ name: text(row, 'name'), version: opened.version, salt: opened.salt, hash: opened.hash });
+    }
+    return found;
+  }
+
+  /**
+   * Stores the KMS-encrypted copy of the version with `salt` (never H itself). False when the
+   * version is gone or already has a copy (another process was first).
+   */
+  storePasswordKms(salt: Uint8Array, kms: PointKms): boolean {
+    return transaction(this.db, () => this.insertKms(salt, kms) > 0);
+  }
+
+  private insertKms(salt: Uint8Array, kms: PointKms): number {
+    return Number(this.db.run(
+      'INSERT OR IGNORE INTO password_version_kms (password_id, version, key_arn, ciphertext, context, created_at) ' +
+        'SELECT password_id, version, ?, ?, ?, ? FROM password_versions WHERE salt = ?',
+      kms.keyArn, fromBase64(kms.ciphertext), JSON.stringify(kms.context), now(), salt,
+    ).changes);
   }
 
   /**

@@ -40,7 +40,7 @@ export interface PasswordInfo {
   readonly currentVersion: number;
   /** When the current version was made, if it is not the first (the last rotation). */
   readonly rotatedAt: string | null;
-  readonly versions: readonly { readonly version: number; readonly createdAt: string; readonly kdf: KdfParams }[];
+  readonly versions: readonly { readonly version: number; readonly createdAt: string; readonly kdf: KdfParams; readonly kms?: boolean }[];
 }
 
 export interface CatalogRepository {

@@ -71,6 +71,20 @@ export const MIGRATIONS: readonly string[] = Object.freeze([
     created_at TEXT NOT NULL
   ) STRICT;
   `,
+  // 1 → 2: a KMS-encrypted copy of a password version's hash (FORMAT.md §6.4, §15.3). Never H
+  // itself: key_arn, the KMS ciphertext blob and the EncryptionContext (JSON) it was made with.
+  `
+  CREATE TABLE password_version_kms (
+    password_id INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    key_arn TEXT NOT NULL,
+    ciphertext BLOB NOT NULL,
+    context TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (password_id, version),
+    FOREIGN KEY (password_id, version) REFERENCES password_versions (password_id, version) ON DELETE CASCADE
+  ) STRICT;
+  `,
 ]);
 
 /** The schema version this bunker writes and reads. */

@@ -20,6 +20,8 @@ export const KMS_CONTEXT_PURPOSE = 'bunker:purpose';
 export const KMS_CONTEXT_REPOSITORY = 'bunker:repository';
 export const KMS_CONTEXT_SALT = 'bunker:salt';
 export const KMS_PURPOSE_PASSWORD_HASH = 'password hash v1';
+/** The purpose of the copy of a named password version's H kept in the product catalog (§6.4). */
+export const KMS_PURPOSE_CATALOG_PASSWORD_HASH = 'catalog password hash v1';
 /** KMS Decrypt accepts ciphertext blobs up to 6144 bytes. */
 export const KMS_MAX_CIPHERTEXT_BYTES = 6144;
 /** The plaintext a point's blob must decrypt to: H. */
@@ -49,6 +51,28 @@ export function pointKmsContext(repositoryId: string, salt: Uint8Array): KmsEncr
     [KMS_CONTEXT_REPOSITORY]: repositoryId,
     [KMS_CONTEXT_SALT]: toBase64(salt),
   });
+}
+
+/**
+ * The EncryptionContext of the product catalog's copy of a named password version's H: a
+ * named password belongs to no repository, so no `bunker:repository` member; its own purpose
+ * (a catalog blob never decrypts as a point's, nor the reverse) and the version's salt (§6.4).
+ */
+export function catalogKmsContext(salt: Uint8Array): KmsEncryptionContext {
+  return Object.freeze({
+    [KMS_CONTEXT_PURPOSE]: KMS_PURPOSE_CATALOG_PASSWORD_HASH,
+    [KMS_CONTEXT_SALT]: toBase64(salt),
+  });
+}
+
+/** A named password version's H encrypted under a KMS key, for the product catalog. */
+export async function wrapCatalogPasswordHash(client: KmsClient, input: { keyId: string; hash: Uint8Array; salt: Uint8Array }, options: KmsCallOptions = {}): Promise<PointKms> {
+  if (input.hash.length !== HASH_BYTES) throw new Error('internal error: a password hash is 32 bytes');
+  checkRegion(client, input.keyId, 'Encrypt');
+  const context = catalogKmsContext(input.salt);
+  const result = await callKms(client, { operation: 'Encrypt', keyId: input.keyId }, options, (signal) =>
+    client.encrypt({ keyId: input.keyId, plaintext: input.hash, context }, signal));
+  return { keyArn: result.keyArn, ciphertext: toBase64(result.ciphertext), context: { ...context } };
 }
 
 /**

@@ -19,7 +19,7 @@ import { BLOB_OVERHEAD_BYTES, PACK_HEADER_BYTES, packKey, PackBuilder } from './
 import { type PointBody, type PointEncryption, type PointRecord, type PointStats, POINT_MAGIC, POINT_VERSION, pointKey } from './repo/recovery-point.ts';
 import { encodeRunIndex, type IndexEntry, indexKey } from './repo/run-index.ts';
 import { type Repository, seriesContext, type SeriesContext, type UnlockedPoint } from './repository.ts';
-import type { BatchItem } from './chunk-sealer.ts';
+import type { BatchItem, RunSealer } from './chunk-sealer.ts';
 import { bytesReader, type FileReader, type Source, type SourceEntry } from './source.ts';
 import { prefetch } from './prefetch.ts';
 import { Profile } from './profile.ts';
@@ -189,12 +189,15 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     packWrites.push(write);
   };
 
-  const sealer = await repo.codecs.startRun({
+  // Started on the first batch: a rerun that reads nothing never pays for handing the keys and
+  // the parent's chunk ids to the sealing threads.
+  let sealerStarted: Promise<RunSealer> | undefined;
+  const sealer = (): Promise<RunSealer> => (sealerStarted ??= repo.codecs.startRun({
     chunkIdAlgorithm: repo.config.chunkIdAlgorithm,
     ...(keys.series.chunkIdKey ? { chunkIdKey: keys.series.chunkIdKey } : {}),
     ...(keys.dek ? { dataKey: keys.dek } : {}),
     level: options.compressionLevel,
-  }, new Set(parentIndex.keys()));
+  }, new Set(parentIndex.keys())));
 
   // Chunks travel in batches (one buffer, many small chunks), so a tree of small files costs
   // one message per batch, not per file. Each slot says where a chunk's id belongs.
@@ -213,7 +216,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   const sealBatch = async (current: Batch, previousAppend: Promise<void>): Promise<void> => {
     let held: Uint8Array | undefined = current.buffer;
     try {
-      const { results, buffer } = await profile.time('seal', sealer.sealBatch(current.buffer, current.items));
+      const { results, buffer } = await profile.time('seal', sealer().then((run) => run.sealBatch(current.buffer, current.items)));
       held = buffer;
       pool.release(buffer);
       held = undefined;
@@ -375,7 +378,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   }
   dispatch();
   while (inflight.size > 0) await Promise.race(inflight);
-  await sealer.close();
+  if (sealerStarted !== undefined) await (await sealerStarted).close();
   if (pool.failure !== undefined) throw pool.failure;
   await flushPack();
   for (const write of packWrites) await write;

@@ -7,7 +7,7 @@
  * Credentials are the AWS SDK's standard chain; the endpoint is --endpoint at enable time, or
  * the SDK's AWS_ENDPOINT_URL_KMS. KMS never applies to configuration bundles or self-backups.
  */
-import { type BackupOptions, BunkerError, type KdfParams, type KeyResolver, KmsKeyResolver } from '../core/mod.ts';
+import { type BackupOptions, BunkerError, type KdfParams, type KeyResolver, KmsError, KmsKeyResolver, type PointKms, wrapCatalogPasswordHash } from '../core/mod.ts';
 import type { Catalog } from '../core/catalog/catalog.ts';
 import { awsKmsClientFactory } from '../core/host/aws-kms-client.ts';
 import { toHex } from '../core/format/bytes.ts';
@@ -72,6 +72,24 @@ export async function kmsBackupOption(io: Io, catalog: Catalog | undefined): Pro
     const clientFor = awsKmsClientFactory({ ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }), env: io.env });
     return { client: clientFor(settings.region), keyId: settings.keyArn };
   });
+}
+
+/**
+ * While KMS is enabled: a function encrypting a password version's H under the configured key
+ * for the catalog (FORMAT.md §6.4, catalog context). A failure is the KmsError of the call,
+ * its message prefixed with `failing` (what did not happen). Undefined when KMS is not enabled.
+ */
+export async function kmsCatalogWrapper(io: Io, catalog: Catalog, failing: string): Promise<((version: { salt: Uint8Array; hash: Uint8Array }) => Promise<PointKms>) | undefined> {
+  const option = await kmsBackupOption(io, catalog);
+  if (option === undefined) return undefined;
+  return async (version) => {
+    try {
+      return await wrapCatalogPasswordHash(option.client, { keyId: option.keyId, hash: version.hash, salt: version.salt });
+    } catch (error) {
+      if (error instanceof KmsError) throw new KmsError(error.reason, `${failing}: KMS is enabled and ${error.message}`, { cause: error });
+      throw error;
+    }
+  };
 }
 
 /**

@@ -178,4 +178,50 @@ test('a new KMS key: points made under the earlier key still restore through KMS
   assert.match(refused.stderr, `names KMS key ${first.arn}, which is not the configured KMS key`);
 });
 
+test('named passwords: created or rotated while KMS is enabled keep a KMS copy; --wrap-existing wraps earlier ones; an unusable key stores nothing', async () => {
+  const versionsKms = async (home: string, name: string): Promise<boolean[]> =>
+    (JSON.parse((await ok(['password', 'show', name, '--json'], home)).stdout).versions as { kms: boolean }[]).map((v) => v.kms);
+  const key = emulator.createKey();
+  const home = fresh('home');
+  await ok(['kms', 'enable', '--key-id', key.keyId], home);
+  await ok(['password', 'create', 'wrapped', '--kdf', TEST_KDF_FLAG], home, { BUNKER_PASSWORD: 'first' });
+  assert.equal(await versionsKms(home, 'wrapped'), [true]);
+  await ok(['password', 'rotate', 'wrapped'], home, { BUNKER_PASSWORD: 'second' });
+  assert.equal(await versionsKms(home, 'wrapped'), [true, true]);
+  const shown = (await ok(['password', 'show', 'wrapped', '--json'], home)).stdout;
+  assert.not.match(shown, 'ciphertext');
+
+  // Before KMS: no copy; kms enable --wrap-existing wraps every version, once.
+  const before = fresh('home');
+  await ok(['password', 'create', 'old', '--kdf', TEST_KDF_FLAG], before, { BUNKER_PASSWORD: 'old one' });
+  await ok(['password', 'rotate', 'old'], before, { BUNKER_PASSWORD: 'old two' });
+  await ok(['password', 'create', 'other', '--kdf', TEST_KDF_FLAG], before, { BUNKER_PASSWORD: 'other' });
+  assert.equal(await versionsKms(before, 'old'), [false, false]);
+  const enabled = JSON.parse((await ok(['kms', 'enable', '--key-id', key.keyId, '--wrap-existing', '--json'], before)).stdout);
+  assert.is(enabled.wrapped, 3);
+  assert.equal(await versionsKms(before, 'old'), [true, true]);
+  assert.equal(await versionsKms(before, 'other'), [true]);
+  const again = await ok(['kms', 'enable', '--key-id', key.keyId, '--wrap-existing'], before);
+  assert.match(again.stdout, 'encrypted the hashes of 0 existing password versions');
+
+  // KMS enabled but the key disabled: create and rotate fail with the typed error, nothing stored.
+  key.state = 'Disabled';
+  try {
+    const refused = await runCli(['password', 'create', 'never', '--kdf', TEST_KDF_FLAG, '--json'], { env: env(home, { BUNKER_PASSWORD: 'x' }) });
+    assert.is(refused.code, 19, refused.stderr);
+    const error = JSON.parse(refused.stdout).error;
+    assert.is(error.code, 'KMS_KEY_UNUSABLE');
+    assert.is(error.reason, 'key-disabled');
+    assert.match(error.message, 'was not created (nothing stored)');
+    const list = JSON.parse((await ok(['password', 'list', '--json'], home)).stdout) as { name: string }[];
+    assert.equal(list.map((p) => p.name), ['wrapped']);
+    const rotate = await runCli(['password', 'rotate', 'wrapped'], { env: env(home, { BUNKER_PASSWORD: 'third' }) });
+    assert.is(rotate.code, 19, rotate.stderr);
+    assert.match(rotate.stderr, 'was not rotated (nothing stored)');
+    assert.equal(await versionsKms(home, 'wrapped'), [true, true]);
+  } finally {
+    key.state = 'Enabled';
+  }
+});
+
 test.run();

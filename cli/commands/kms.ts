@@ -9,7 +9,7 @@ import { awsKmsClient } from '../../core/host/aws-kms-client.ts';
 import { parseKmsArn } from '../../core/kms/kms-client.ts';
 import { openProductCatalog } from '../context.ts';
 import type { Io } from '../io.ts';
-import { type KmsSettings, readKmsSettings, writeKmsSettings } from '../kms.ts';
+import { kmsCatalogWrapper, type KmsSettings, readKmsSettings, writeKmsSettings } from '../kms.ts';
 import type { CommandSpec } from './spec.ts';
 
 export interface KmsCliOptions {
@@ -18,6 +18,7 @@ export interface KmsCliOptions {
   readonly endpoint?: string;
   readonly check?: boolean;
   readonly json?: boolean;
+  readonly wrapExisting?: boolean;
 }
 
 const NOT_FOR_BUNDLES = 'KMS is not applied to configuration bundles or self-backups';
@@ -33,7 +34,7 @@ async function describe(options: { keyId: string; region?: string; endpoint?: st
 }
 
 /** Checks the key (DescribeKey: exists, Enabled, SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT), then saves it. */
-export async function runKmsEnable(options: KmsCliOptions & { keyId: string }, io: Io): Promise<KmsSettings> {
+export async function runKmsEnable(options: KmsCliOptions & { keyId: string }, io: Io): Promise<KmsSettings & { wrapped?: number }> {
   const key = await describe(options, io);
   const catalog = (await openProductCatalog(io, { create: true }))!;
   // Points written under an earlier key keep naming it: restore must go on trusting it.
@@ -49,14 +50,27 @@ export async function runKmsEnable(options: KmsCliOptions & { keyId: string }, i
     checkedAt: new Date().toISOString(),
     trustedKeyArns: trusted,
   };
+  let wrapped: number | undefined;
   try {
     writeKmsSettings(catalog, settings);
+    if (options.wrapExisting) {
+      // After the key check: every stored password version with no KMS copy yet gets one.
+      const wrap = (await kmsCatalogWrapper(io, catalog, 'KMS is enabled, but the hashes of existing passwords were not all encrypted under it'))!;
+      wrapped = 0;
+      for (const version of await catalog.passwordVersionsWithoutKms()) {
+        if (catalog.storePasswordKms(version.salt, await wrap(version))) wrapped++;
+      }
+    }
   } finally {
     catalog.close();
   }
-  if (options.json) io.out(JSON.stringify(settings) + '\n');
-  else io.out(`KMS enabled with key ${describeSettings(settings)}: every encrypted backup now also stores its password hash encrypted under this key (${NOT_FOR_BUNDLES})\n`);
-  return settings;
+  const result = wrapped === undefined ? settings : { ...settings, wrapped };
+  if (options.json) io.out(JSON.stringify(result) + '\n');
+  else {
+    io.out(`KMS enabled with key ${describeSettings(settings)}: every encrypted backup now also stores its password hash encrypted under this key (${NOT_FOR_BUNDLES})\n`);
+    if (wrapped !== undefined) io.out(`encrypted the hashes of ${wrapped} existing password version${wrapped === 1 ? '' : 's'} under this key\n`);
+  }
+  return result;
 }
 
 export async function runKmsStatus(options: KmsCliOptions, io: Io): Promise<KmsSettings | { enabled: false }> {
@@ -103,7 +117,8 @@ export const kmsCommand: CommandSpec = {
         y
           .option('key-id', { type: 'string', demandOption: true, describe: 'key id, key ARN, alias/NAME or alias ARN' })
           .option('region', { type: 'string', describe: 'AWS region (default: from the key ARN, AWS_REGION or the profile)' })
-          .option('endpoint', { type: 'string', describe: 'a KMS-compatible endpoint URL (default: AWS, or AWS_ENDPOINT_URL_KMS)' }),
+          .option('endpoint', { type: 'string', describe: 'a KMS-compatible endpoint URL (default: AWS, or AWS_ENDPOINT_URL_KMS)' })
+          .option('wrap-existing', { type: 'boolean', default: false, describe: 'also encrypt under the key the hashes of the named passwords already stored' }),
       run: async (argv, io) => void (await runKmsEnable(argv as unknown as KmsCliOptions & { keyId: string }, io)),
     },
     {

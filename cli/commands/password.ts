@@ -12,6 +12,7 @@ import { formatTime } from '../format.ts';
 import type { Io } from '../io.ts';
 import { parseKdfOption } from '../kdf-option.ts';
 import { readPassword } from '../password.ts';
+import { kmsCatalogWrapper } from '../kms.ts';
 import type { CommandSpec } from './spec.ts';
 
 export interface PasswordCliOptions {
@@ -59,7 +60,12 @@ export async function runPasswordCreate(options: PasswordCliOptions & { name: st
     // Before asking for anything: a taken name is known at once.
     if (catalog.hasPassword(name)) throw new BunkerError('ALREADY_EXISTS', `a password named "${name}" already exists (rotate it with "bunker password rotate")`);
     const password = await newPassword(io, options, `password "${name}"`);
-    const info = await catalog.createPassword({ name, purpose: purpose as PasswordPurpose, description: options.description ?? '', version: await derivePasswordVersion(password, kdf) });
+    const version = await derivePasswordVersion(password, kdf);
+    // While KMS is enabled the new hash is also kept encrypted under the KMS key; if KMS cannot
+    // be used, nothing is stored.
+    const wrap = await kmsCatalogWrapper(io, catalog, `password "${name}" was not created (nothing stored)`);
+    const kms = wrap === undefined ? undefined : await wrap(version);
+    const info = await catalog.createPassword({ name, purpose: purpose as PasswordPurpose, description: options.description ?? '', version, ...(kms === undefined ? {} : { kms }) });
     if (options.json) io.out(JSON.stringify(info) + '\n');
     else io.out(`created ${info.purpose} password "${info.name}": its hash is kept, encrypted, in ${catalogPath(dataHome(io.env))}; the password itself is not stored\n`);
     return info;
@@ -107,7 +113,7 @@ export async function runPasswordShow(options: PasswordCliOptions & { name: stri
     `password "${shown.name}" (${shown.purpose})${shown.description ? `: ${shown.description}` : ''}\n` +
       `  created    ${formatTime(shown.createdAt)}\n` +
       `  version    ${shown.currentVersion} is current${shown.rotatedAt ? ` (rotated ${formatTime(shown.rotatedAt)})` : ''}\n` +
-      shown.versions.map((v) => `             version ${v.version}: ${formatTime(v.createdAt)}, ${kdfText(v.kdf)}\n`).join('') +
+      shown.versions.map((v) => `             version ${v.version}: ${formatTime(v.createdAt)}, ${kdfText(v.kdf)}${v.kms ? ', hash also kept encrypted under AWS KMS' : ''}\n`).join('') +
       `  jobs       ${shown.jobs.join(', ') || 'none'}\n` +
       `  points     ${shown.points.length === 0 ? 'none recorded' : shown.points.length}\n` +
       shown.points.map((p) => `             ${p.pointId.slice(0, 12)}  ${formatTime(p.createdAt)}  "${p.series}"  ${p.repository}\n`).join(''),
@@ -120,9 +126,12 @@ export async function runPasswordRotate(options: PasswordCliOptions & { name: st
   const catalog = await openProductCatalog(io, { create: false });
   if (catalog === undefined) throw new BunkerError('NOT_FOUND', 'no stored password has that name (there is no product database yet)');
   try {
-    catalog.describePassword(options.name);
+    const before = catalog.describePassword(options.name).info;
     const password = await newPassword(io, options, `password "${options.name}"`);
-    const info = await catalog.rotatePassword(options.name, password, kdf);
+    const current = before.versions.find((v) => v.version === before.currentVersion)!;
+    const version = await derivePasswordVersion(password, kdf ?? current.kdf);
+    const wrap = await kmsCatalogWrapper(io, catalog, `password "${before.name}" was not rotated (nothing stored)`);
+    const info = await catalog.addPasswordVersion(options.name, version, wrap === undefined ? undefined : await wrap(version));
     if (options.json) {
       io.out(JSON.stringify(info) + '\n');
     } else {

@@ -38,6 +38,7 @@ async function tree(root: string, rel = ''): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const name of (await readdir(join(root, rel))).sort()) {
     if (rel === '' && (name === 'node_modules' || name === '.git')) continue;
+    if (rel === 'bench' && (name === 'data' || name === 'work')) continue;
     const path = rel ? `${rel}/${name}` : name;
     const st = await lstat(join(root, path));
     if (st.isSymbolicLink()) out.set(path, `link:${await readlink(join(root, path))}`);
@@ -60,7 +61,8 @@ try {
     process.exitCode = 1;
   } else {
     io.out(`\ndemo: verified ${before.size} files and links byte for byte in ${target}\n`);
-    io.out(`demo: next, try  npx bunker points   npx bunker find '*.md'   npx bunker check --read-data  (BUNKER_HOME=${home})\n`);
+    const passwordHint = env.BUNKER_PASSWORD_FILE && !io.env.BUNKER_PASSWORD_FILE ? ` BUNKER_PASSWORD_FILE=${env.BUNKER_PASSWORD_FILE}` : '';
+    io.out(`demo: next, try (with BUNKER_HOME=${home}${passwordHint}):\n      npx bunker points   npx bunker find '*.md'   npx bunker check --read-data\n`);
   }
 } catch (error) {
   io.err(`demo: ${(error as Error).message}\n`);

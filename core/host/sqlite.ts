@@ -17,6 +17,30 @@ function failed(location: string, error: unknown): never {
   throw new BunkerError('CATALOG_FAILED', `the product database ${location} failed: ${message}`, { cause: error });
 }
 
+function isBusy(error: unknown): boolean {
+  const e = error as { errcode?: number; message?: string } | null;
+  return e?.errcode === 5 || e?.errcode === 6 || /database is locked|database table is locked/.test(e?.message ?? '');
+}
+
+/**
+ * Switching a new database to WAL needs an exclusive lock, and SQLite does not run the busy
+ * handler for it: two processes opening a fresh database at once would see "database is
+ * locked". Retry briefly, sleeping synchronously (the adapter is synchronous throughout).
+ */
+function setWalMode(db: DatabaseSync): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      return;
+    } catch (error) {
+      if (!isBusy(error) || Date.now() > deadline) throw error;
+      Atomics.wait(pause, 0, 0, 10 + Math.floor(Math.random() * 20));
+    }
+  }
+}
+
 /**
  * Opens (creating if absent) the SQLite database at `path`: WAL journal (readers do not block
  * the writer, and a crash mid-transaction leaves the last committed state), synchronous FULL
@@ -28,7 +52,7 @@ export function openSqliteDatabase(path: string): SqlDatabase {
   try {
     db = new DatabaseSync(path);
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    db.exec('PRAGMA journal_mode = WAL');
+    setWalMode(db);
     db.exec('PRAGMA synchronous = FULL');
     db.exec('PRAGMA foreign_keys = ON');
   } catch (error) {

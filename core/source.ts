@@ -68,7 +68,7 @@ export function streamReader(stream: ReadableStream<Uint8Array>): FileReader {
   };
 }
 
-/** A FileReader over any async iterable of byte chunks (Node streams, process.stdin). */
+/** A FileReader over any async iterable of byte chunks (a host's input stream, a request body). */
 export function iterableReader(iterable: AsyncIterable<Uint8Array>): FileReader {
   const iterator = iterable[Symbol.asyncIterator]();
   let pending: Uint8Array = new Uint8Array(0);

@@ -4,24 +4,17 @@
  * the directory is fsynced so the name survives a crash (FORMAT.md §2.2).
  */
 import { constants } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { errnoOf, writeFileIfAbsent } from './durable-file.ts';
 import { BunkerError } from '../errors.ts';
 import { randomId } from '../format/bytes.ts';
 import { checkKey, notFound, shortObject, type Storage } from '../storage/storage.ts';
 
 function isErrno(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: string }).code === code;
+  return errnoOf(error) === code;
 }
 
-async function fsyncDirectory(path: string): Promise<void> {
-  const handle = await open(path, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 export class DirectoryStorage implements Storage {
   readonly location: string;
@@ -86,29 +79,9 @@ export class DirectoryStorage implements Storage {
     try {
       await this.ensureDir(tmpDir);
       await this.ensureDir(dirname(finalPath));
-      const handle = await open(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      try {
-        let done = 0;
-        while (done < data.length) {
-          const { bytesWritten } = await handle.write(data, done, data.length - done);
-          done += bytesWritten;
-        }
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      try {
-        await link(tmpPath, finalPath);
-      } catch (error) {
-        if (isErrno(error, 'EEXIST')) return false;
-        throw error;
-      }
-      await fsyncDirectory(dirname(finalPath));
-      return true;
+      return await writeFileIfAbsent(finalPath, tmpPath, data, 0o600);
     } catch (error) {
       throw this.failed('write', key, error);
-    } finally {
-      await unlink(tmpPath).catch(() => undefined);
     }
   }
 

@@ -5,8 +5,9 @@
  * so two processes creating it at once end up with one key, and no one ever reads half a key.
  */
 import { constants } from 'node:fs';
-import { link, open, unlink } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { errnoOf, writeFileIfAbsent } from './durable-file.ts';
 import { newMasterKeyFile, parseMasterKeyFile } from '../catalog/secret-box.ts';
 import type { MasterKeyStore } from '../catalog/catalog.ts';
 import { BunkerError } from '../errors.ts';
@@ -15,9 +16,6 @@ import { randomId } from '../format/bytes.ts';
 export const MASTER_KEY_FILE_NAME = 'master.key';
 export const MASTER_KEY_FILE_MODE = 0o600;
 
-function errnoOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null ? (error as { code?: string }).code : undefined;
-}
 
 function failed(path: string, what: string, error: unknown): BunkerError {
   return new BunkerError('CATALOG_FAILED', `cannot ${what} the master key file ${path}: ${errnoOf(error) ?? (error instanceof Error ? error.message : String(error))}`, { cause: error });
@@ -46,14 +44,6 @@ async function readKeyFile(path: string): Promise<Uint8Array | undefined> {
   }
 }
 
-async function fsyncDirectory(path: string): Promise<void> {
-  const handle = await open(path, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /** The master key file in `home` (which must exist). */
 export function masterKeyFile(home: string): MasterKeyStore {
@@ -64,24 +54,10 @@ export function masterKeyFile(home: string): MasterKeyStore {
     async create() {
       const tmpPath = join(dirname(path), `.${MASTER_KEY_FILE_NAME}.${randomId().slice(0, 24)}.tmp`);
       try {
-        const handle = await open(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, MASTER_KEY_FILE_MODE);
-        try {
-          await handle.writeFile(newMasterKeyFile());
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        try {
-          await link(tmpPath, path);
-        } catch (error) {
-          if (errnoOf(error) !== 'EEXIST') throw error;
-          // Another process created it first: use theirs.
-        }
-        await fsyncDirectory(dirname(path));
+        // False when another process created it first: then theirs is used.
+        await writeFileIfAbsent(path, tmpPath, newMasterKeyFile(), MASTER_KEY_FILE_MODE);
       } catch (error) {
         throw failed(path, 'create', error);
-      } finally {
-        await unlink(tmpPath).catch(() => undefined);
       }
       const key = await readKeyFile(path);
       if (key === undefined) throw new BunkerError('CATALOG_FAILED', `the master key file ${path} vanished while it was created`);

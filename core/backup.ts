@@ -324,65 +324,78 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     maxBytes: 32 * 1024 * 1024,
     shouldRead: (entry) => !isUnchangedFile(entry),
   })[Symbol.asyncIterator]();
-  for (;;) {
-    const walked = await profile.time('walk', walk.next());
-    if (walked.done) break;
-    const { entry, content } = walked.value;
-    if (pool.failure !== undefined) throw pool.failure;
-    const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size };
-    if (entry.type === 'dir') {
-      stats.dirs++;
-      entries.push(base);
-      continue;
-    }
-    if (entry.type === 'symlink') {
-      stats.symlinks++;
-      entries.push({ ...base, target: entry.target! });
-      continue;
-    }
-    stats.files++;
-    const previous = parentFiles.get(entry.path);
-    if (previous !== undefined && isUnchangedFile(entry)) {
-      stats.filesUnchanged++;
-      bytesSkipped += entry.size;
-      entries.push({ ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks: previous.chunks! });
-    } else {
-      if (previous === undefined) stats.filesNew++;
-      else stats.filesChanged++;
-      const chunks: string[] = [];
-      const manifestEntry = { ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks };
-      entries.push(manifestEntry);
-      const before = stats.bytesRead;
-      try {
-        const bytes = content === undefined ? undefined : await profile.time('read', content);
-        if (bytes instanceof Error) throw bytes;
-        await backupFile(bytes === undefined ? entry.open!() : Promise.resolve(bytesReader(bytes)), chunks);
-      } catch (error) {
-        if (error instanceof BunkerError || pool.failure !== undefined) throw error;
-        // The file vanished or became unreadable between listing and reading.
-        options.onWarning?.(`could not read ${entry.path}: ${error instanceof Error ? error.message : String(error)}; skipped`);
-        entries.pop();
-        stats.files--;
+  // On failure, nothing may still be writing once backup() returns: a caller that repairs the
+  // repository or retries must not race a pack write from the failed run.
+  const settleAll = async (): Promise<void> => {
+    await walk.return?.(undefined);
+    while (inflight.size > 0) await Promise.allSettled([...inflight]);
+    await Promise.allSettled(packWrites);
+    if (sealerStarted !== undefined) await sealerStarted.then((run) => run.close()).catch(() => undefined);
+  };
+  try {
+    for (;;) {
+      const walked = await profile.time('walk', walk.next());
+      if (walked.done) break;
+      const { entry, content } = walked.value;
+      if (pool.failure !== undefined) throw pool.failure;
+      const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size };
+      if (entry.type === 'dir') {
+        stats.dirs++;
+        entries.push(base);
         continue;
       }
-      // A file that changed size while being read is recorded with what was read.
-      const readBytes = stats.bytesRead - before;
-      if (readBytes !== entry.size) {
-        options.onWarning?.(`${entry.path} changed while it was read (${entry.size} → ${readBytes} bytes)`);
-        entries[entries.length - 1] = { ...manifestEntry, size: readBytes };
+      if (entry.type === 'symlink') {
+        stats.symlinks++;
+        entries.push({ ...base, target: entry.target! });
+        continue;
       }
-      fileChunks.push({ entry: manifestEntry, chunks });
+      stats.files++;
+      const previous = parentFiles.get(entry.path);
+      if (previous !== undefined && isUnchangedFile(entry)) {
+        stats.filesUnchanged++;
+        bytesSkipped += entry.size;
+        entries.push({ ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks: previous.chunks! });
+      } else {
+        if (previous === undefined) stats.filesNew++;
+        else stats.filesChanged++;
+        const chunks: string[] = [];
+        const manifestEntry = { ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks };
+        entries.push(manifestEntry);
+        const before = stats.bytesRead;
+        try {
+          const bytes = content === undefined ? undefined : await profile.time('read', content);
+          if (bytes instanceof Error) throw bytes;
+          await backupFile(bytes === undefined ? entry.open!() : Promise.resolve(bytesReader(bytes)), chunks);
+        } catch (error) {
+          if (error instanceof BunkerError || pool.failure !== undefined) throw error;
+          // The file vanished or became unreadable between listing and reading.
+          options.onWarning?.(`could not read ${entry.path}: ${error instanceof Error ? error.message : String(error)}; skipped`);
+          entries.pop();
+          stats.files--;
+          continue;
+        }
+        // A file that changed size while being read is recorded with what was read.
+        const readBytes = stats.bytesRead - before;
+        if (readBytes !== entry.size) {
+          options.onWarning?.(`${entry.path} changed while it was read (${entry.size} → ${readBytes} bytes)`);
+          entries[entries.length - 1] = { ...manifestEntry, size: readBytes };
+        }
+        fileChunks.push({ entry: manifestEntry, chunks });
+      }
+      stats.bytes += entries[entries.length - 1]!.size;
+      options.onProgress?.({ files: stats.files, bytesRead: stats.bytesRead, bytesSkipped, bytesAdded: stats.bytesAdded, currentPath: entry.path });
     }
-    stats.bytes += entries[entries.length - 1]!.size;
-    options.onProgress?.({ files: stats.files, bytesRead: stats.bytesRead, bytesSkipped, bytesAdded: stats.bytesAdded, currentPath: entry.path });
+    dispatch();
+    while (inflight.size > 0) await Promise.race(inflight);
+    if (pool.failure !== undefined) throw pool.failure;
+    await flushPack();
+    for (const write of packWrites) await write;
+    if (packWriteFailure !== undefined) throw packWriteFailure;
+  } catch (error) {
+    await settleAll();
+    throw error;
   }
-  dispatch();
-  while (inflight.size > 0) await Promise.race(inflight);
   if (sealerStarted !== undefined) await (await sealerStarted).close();
-  if (pool.failure !== undefined) throw pool.failure;
-  await flushPack();
-  for (const write of packWrites) await write;
-  if (packWriteFailure !== undefined) throw packWriteFailure;
 
   // Index, manifest, FSI, then the point: the commit.
   const runIndex = encodeRunIndex(newIndex);

@@ -237,6 +237,35 @@ test('a put that stored its object but reported a failure: no point for index/ma
   assert.equal(report.unreferenced, []);
 });
 
+test('a failed pack write: backup() rejects only after every other write of the run has settled', async () => {
+  // The first pack is slow to store, the second fails at once: the rejection must not leave the
+  // first still writing (a caller repairing or retrying the repository would race it).
+  const inner = cloneStorage(base.storage);
+  let writing = 0;
+  let slowFinished = false;
+  const slow: Storage = Object.assign(Object.create(Object.getPrototypeOf(inner)), inner, {
+    put: async (key: string, data: Uint8Array): Promise<boolean> => {
+      writing++;
+      try {
+        if (key.startsWith('packs/') && !slowFinished) {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          slowFinished = true;
+        }
+        return await inner.put(key, data);
+      } finally {
+        writing--;
+      }
+    },
+  });
+  const faulty = new FaultyStorage(slow, (k, _n, nOfPrefix) => k.startsWith('packs/') && nOfPrefix === 2);
+  let error: unknown;
+  await backup(await Repository.open(faulty), memorySource(tree1), options('job')).catch((e) => (error = e));
+  assert.is((error as BunkerError)?.code, 'STORAGE_FAILED');
+  assert.is(writing, 0, 'no put still running when backup() rejected');
+  assert.ok(slowFinished, 'the slow pack write had finished');
+  assert.equal(await pointIds(inner), [base.pointId]);
+});
+
 // --- real faults of the directory backend --------------------------------------------------
 
 async function listTmp(root: string): Promise<string[]> {

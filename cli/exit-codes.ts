@@ -25,4 +25,8 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = Object.freeze({
   CATALOG_FAILED: 17,
   KMS_UNAVAILABLE: 18,
   KMS_KEY_UNUSABLE: 19,
+  UNAUTHORIZED: 20,
+  FORBIDDEN: 21,
+  TOO_LARGE: 22,
+  REMOTE_FAILED: 23,
 });

@@ -22,6 +22,10 @@ export const ERROR_CODES = [
   'CATALOG_FAILED',
   'KMS_UNAVAILABLE',
   'KMS_KEY_UNUSABLE',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'TOO_LARGE',
+  'REMOTE_FAILED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

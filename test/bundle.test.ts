@@ -32,7 +32,7 @@ const SNAPSHOT: CatalogSnapshot = {
   jobs: [{ name: 'nightly', repository: '/srv/repo', series: 'nightly', sources: ['/home'], excludes: [], password: 'main', encrypt: true, compression: 'zstd', createdAt: '2024-01-01T00:00:00.000Z', lastRunAt: null, lastPointId: null }],
   points: [{ repository: '/srv/repo', pointId: 'a'.repeat(64), series: 'nightly', createdAt: '2024-01-02T00:00:00.000Z', salt: other.salt, job: 'nightly' }],
   settings: [{ key: 'k', value: 'v' }],
-  tokens: [{ name: 'api', hash: new Uint8Array(32).fill(7), createdAt: '2024-01-01T00:00:00.000Z' }],
+  tokens: [{ name: 'api', scope: 'backup', hash: new Uint8Array(32).fill(7), createdAt: '2024-01-01T00:00:00.000Z' }],
 };
 const CONTENT = encodeSnapshot({ exportedAt: '2024-01-03T00:00:00.000Z', catalog: SNAPSHOT });
 const BUNDLE = await sealBundle(CONTENT, key);

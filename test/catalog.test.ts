@@ -160,7 +160,7 @@ test('the database files alone reveal no password hash, token hash or password',
   }
   // With the key file, it is there.
   assert.equal((await catalog.findPasswordHash(version.salt))!.hash, version.hash);
-  assert.is(await catalog.verifyToken(token), 'api');
+  assert.equal(await catalog.verifyToken(token), { name: 'api', scope: 'read' });
   assert.is(await catalog.verifyToken(token.slice(0, -1) + (token.endsWith('0') ? '1' : '0')), undefined);
   catalog.close();
 });
@@ -374,15 +374,21 @@ test('import is all or nothing: a write failing at each step in turn leaves the 
   }
 });
 
-test('tokens: shown once, stored as a sealed SHA-256, verified in constant time, listed and removed by name', async () => {
+test('tokens: shown once, stored as a sealed SHA-256 with their scope, verified in constant time, listed and removed by name', async () => {
   await using dir = await tempDir();
   const catalog = await create(dir.path);
-  const token = await catalog.createToken('ci');
+  const token = await catalog.createToken('ci', 'backup');
   assert.match(token, /^bunker_[0-9a-f]{64}$/);
   await expectCode('ALREADY_EXISTS', () => catalog.createToken('ci'));
-  assert.is(await catalog.verifyToken(token), 'ci');
+  await expectCode('USAGE', () => catalog.createToken('other', 'root' as 'admin'));
+  assert.equal(await catalog.verifyToken(token), { name: 'ci', scope: 'backup' });
   assert.is(await catalog.verifyToken('bunker_' + '0'.repeat(64)), undefined);
-  assert.equal(catalog.listTokens().map((t) => t.name), ['ci']);
+  assert.equal(catalog.listTokens().map((t) => [t.name, t.scope]), [['ci', 'backup']]);
+  // A scope raised in the database alone no longer opens the sealed hash: the token is refused.
+  catalog.db.run("UPDATE tokens SET scope = 'admin' WHERE name = 'ci'");
+  assert.is(await catalog.verifyToken(token), undefined);
+  catalog.db.run("UPDATE tokens SET scope = 'backup' WHERE name = 'ci'");
+  assert.equal(await catalog.verifyToken(token), { name: 'ci', scope: 'backup' });
   catalog.removeToken('ci');
   assert.is(await catalog.verifyToken(token), undefined);
   await expectCode('NOT_FOUND', () => catalog.removeToken('ci'));

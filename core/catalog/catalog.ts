@@ -15,6 +15,7 @@ import { bytesEqual, constantTimeEqual, fromBase64, randomBytes, toHex, utf8 } f
 import {
   type CatalogJob, type CatalogPoint, type CatalogRepository, type CatalogSetting, type CatalogSnapshot, type CatalogToken,
   checkCatalogName, isPasswordPurpose, type PasswordInfo, passwordInfo, type PasswordPurpose, type PasswordVersion, type StoredPassword,
+  isTokenScope, TOKEN_SCOPES, type TokenScope,
 } from './records.ts';
 import { migrate } from './schema.ts';
 import type { PointKms } from '../kms/kms-wrap.ts';
@@ -428,31 +429,39 @@ export class Catalog {
     return this.db.all('SELECT key, value FROM settings ORDER BY key').map((r) => ({ key: text(r, 'key'), value: text(r, 'value') }));
   }
 
-  /** Creates an API token; returns it once (only its SHA-256 is kept, sealed). */
-  async createToken(name: string): Promise<string> {
+  /** Creates an API token; returns it once (only its SHA-256 is kept, sealed with its scope). */
+  async createToken(name: string, scope: TokenScope = 'read'): Promise<string> {
     checkCatalogName('token', name);
+    if (!isTokenScope(scope)) throw new BunkerError('USAGE', `token scope must be one of ${TOKEN_SCOPES.join(', ')}`);
     const token = `bunker_${toHex(randomBytes(32))}`;
-    const sealed = await this.box.seal('token', utf8(name), await sha256(utf8(token)));
+    const sealed = await this.box.seal('token', tokenContext(name, scope), await sha256(utf8(token)));
     transaction(this.db, () => {
       if (this.db.get('SELECT 1 AS found FROM tokens WHERE name = ?', name)) throw new BunkerError('ALREADY_EXISTS', `a token named "${name}" already exists`);
-      this.db.run('INSERT INTO tokens (name, sealed_hash, created_at) VALUES (?, ?, ?)', name, sealed, now());
+      this.db.run('INSERT INTO tokens (name, scope, sealed_hash, created_at) VALUES (?, ?, ?, ?)', name, scope, sealed, now());
     });
     return token;
   }
 
-  /** The name of the token `token` is, or undefined. Hashes are compared in constant time. */
-  async verifyToken(token: string): Promise<string | undefined> {
+  /**
+   * The token `token` is, or undefined. Every stored hash is compared, in constant time; a
+   * scope edited in the database no longer opens its sealed hash, so it matches nothing.
+   */
+  async verifyToken(token: string): Promise<{ name: string; scope: TokenScope } | undefined> {
     const presented = await sha256(utf8(token));
-    let match: string | undefined;
-    for (const row of this.db.all('SELECT name, sealed_hash FROM tokens')) {
-      const stored = await this.box.open('token', utf8(text(row, 'name')), bytes(row, 'sealed_hash'));
-      if (stored !== undefined && constantTimeEqual(stored, presented)) match ??= text(row, 'name');
+    let match: { name: string; scope: TokenScope } | undefined;
+    for (const row of this.db.all('SELECT name, scope, sealed_hash FROM tokens')) {
+      const name = text(row, 'name');
+      const scope = text(row, 'scope');
+      if (!isTokenScope(scope)) continue;
+      const stored = await this.box.open('token', tokenContext(name, scope), bytes(row, 'sealed_hash'));
+      if (stored !== undefined && constantTimeEqual(stored, presented)) match ??= { name, scope };
     }
     return match;
   }
 
-  listTokens(): { name: string; createdAt: string }[] {
-    return this.db.all('SELECT name, created_at FROM tokens ORDER BY name').map((r) => ({ name: text(r, 'name'), createdAt: text(r, 'created_at') }));
+  listTokens(): { name: string; scope: TokenScope; createdAt: string }[] {
+    return this.db.all('SELECT name, scope, created_at FROM tokens ORDER BY name')
+      .map((r) => ({ name: text(r, 'name'), scope: text(r, 'scope') as TokenScope, createdAt: text(r, 'created_at') }));
   }
 
   removeToken(name: string): void {
@@ -482,8 +491,9 @@ export class Catalog {
     }
     const tokens: CatalogToken[] = [];
     for (const row of rows.tokens) {
-      const hash = await this.box.openOrFail('token', utf8(text(row, 'name')), bytes(row, 'sealed_hash'), `the stored hash of token "${text(row, 'name')}"`);
-      tokens.push({ name: text(row, 'name'), hash, createdAt: text(row, 'created_at') });
+      const scope = text(row, 'scope') as TokenScope;
+      const hash = await this.box.openOrFail('token', tokenContext(text(row, 'name'), scope), bytes(row, 'sealed_hash'), `the stored hash of token "${text(row, 'name')}"`);
+      tokens.push({ name: text(row, 'name'), scope, hash, createdAt: text(row, 'created_at') });
     }
     return { passwords, repositories: rows.repositories, jobs: rows.jobs, points: rows.points, settings: rows.settings, tokens };
   }
@@ -502,12 +512,13 @@ export class Catalog {
       for (const v of password.versions) sealedVersions.set(`${password.name}\u0000${v.version}`, await this.box.seal('password-hash', v.salt, v.hash));
     }
     const sealedTokens = new Map<string, Uint8Array>();
-    for (const token of snapshot.tokens) sealedTokens.set(token.name, await this.box.seal('token', utf8(token.name), token.hash));
-    const localTokens = new Map<string, { sealed: Uint8Array; hash: Uint8Array | undefined }>();
+    for (const token of snapshot.tokens) sealedTokens.set(token.name, await this.box.seal('token', tokenContext(token.name, token.scope), token.hash));
+    const localTokens = new Map<string, { sealed: Uint8Array; scope: string; hash: Uint8Array | undefined }>();
     if (!replace) {
-      for (const row of this.db.all('SELECT name, sealed_hash FROM tokens')) {
+      for (const row of this.db.all('SELECT name, scope, sealed_hash FROM tokens')) {
         const sealed = bytes(row, 'sealed_hash');
-        localTokens.set(text(row, 'name'), { sealed, hash: await this.box.open('token', utf8(text(row, 'name')), sealed) });
+        const scope = text(row, 'scope');
+        localTokens.set(text(row, 'name'), { sealed, scope, hash: await this.box.open('token', tokenContext(text(row, 'name'), scope), sealed) });
       }
     }
     const added = { passwords: 0, repositories: 0, jobs: 0, points: 0, settings: 0, tokens: 0 };
@@ -572,7 +583,7 @@ export class Catalog {
       for (const token of snapshot.tokens) {
         const row = this.db.get('SELECT sealed_hash FROM tokens WHERE name = ?', token.name);
         if (row === undefined) {
-          this.db.run('INSERT INTO tokens (name, sealed_hash, created_at) VALUES (?, ?, ?)', token.name, sealedTokens.get(token.name)!, token.createdAt);
+          this.db.run('INSERT INTO tokens (name, scope, sealed_hash, created_at) VALUES (?, ?, ?, ?)', token.name, token.scope, sealedTokens.get(token.name)!, token.createdAt);
           added.tokens++;
           continue;
         }
@@ -580,7 +591,7 @@ export class Catalog {
         if (opened === undefined || !bytesEqual(opened.sealed, bytes(row, 'sealed_hash'))) {
           throw new BunkerError('CATALOG_FAILED', 'the catalog changed while the bundle was being imported; nothing was imported, try again');
         }
-        if (opened.hash === undefined || !constantTimeEqual(opened.hash, token.hash)) conflicts.push(`token "${token.name}"`);
+        if (opened.hash === undefined || opened.scope !== token.scope || !constantTimeEqual(opened.hash, token.hash)) conflicts.push(`token "${token.name}"`);
       }
       if (conflicts.length > 0) {
         const shown = conflicts.slice(0, 10).join(', ') + (conflicts.length > 10 ? `, and ${conflicts.length - 10} more` : '');
@@ -599,4 +610,9 @@ function sameJob(a: CatalogJob, b: CatalogJob): boolean {
 
 async function sha256(data: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest('SHA-256', data as BufferSource));
+}
+
+/** The sealed token hash's context: its name and scope, so neither can be edited alone. */
+function tokenContext(name: string, scope: string): Uint8Array {
+  return utf8(`${name}\u0000${scope}`);
 }

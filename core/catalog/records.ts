@@ -86,8 +86,17 @@ export interface CatalogSetting {
 }
 
 /** An API token: only SHA-256 of the token is kept (and sealed at rest). */
+/** What an API token may do: read < backup < admin (each includes the ones before it). */
+export const TOKEN_SCOPES = ['read', 'backup', 'admin'] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
+
+export function isTokenScope(value: unknown): value is TokenScope {
+  return typeof value === 'string' && (TOKEN_SCOPES as readonly string[]).includes(value);
+}
+
 export interface CatalogToken {
   readonly name: string;
+  readonly scope: TokenScope;
   readonly hash: Uint8Array;
   readonly createdAt: string;
 }

@@ -85,6 +85,12 @@ export const MIGRATIONS: readonly string[] = Object.freeze([
     FOREIGN KEY (password_id, version) REFERENCES password_versions (password_id, version) ON DELETE CASCADE
   ) STRICT;
   `,
+  // 2 → 3: API token scopes (FORMAT.md §15.3). No release created tokens before this version
+  // (no command did), so none needs a scope guessed; the sealed hash's context binds the scope.
+  `
+  DELETE FROM tokens;
+  ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'read' CHECK (scope IN ('read', 'backup', 'admin'));
+  `,
 ]);
 
 /** The schema version this bunker writes and reads. */

@@ -12,6 +12,7 @@ import { fromBase64, fromUtf8, toBase64, utf8 } from '../format/bytes.ts';
 import {
   type CatalogJob, type CatalogPoint, type CatalogRepository, type CatalogSetting, type CatalogSnapshot, type CatalogToken,
   isCatalogName, isPasswordPurpose, type PasswordVersion, type StoredPassword,
+  isTokenScope,
 } from './records.ts';
 
 /** A decoded bundle content: when it was exported, and the catalog. */
@@ -43,7 +44,7 @@ export function encodeSnapshot(content: BundleContent): Uint8Array {
     })),
     points: c.points.map((p) => ({ repository: p.repository, pointId: p.pointId, series: p.series, createdAt: p.createdAt, salt: p.salt === null ? null : toBase64(p.salt), job: p.job })),
     settings: c.settings.map((s) => ({ key: s.key, value: s.value })),
-    tokens: c.tokens.map((t) => ({ name: t.name, hash: toBase64(t.hash), createdAt: t.createdAt })),
+    tokens: c.tokens.map((t) => ({ name: t.name, scope: t.scope, hash: toBase64(t.hash), createdAt: t.createdAt })),
   }));
 }
 
@@ -146,10 +147,10 @@ export function parseSnapshot(bytes: Uint8Array, objectName: string): BundleCont
   unique(settings.map((s) => s.key), 'settings');
 
   const tokens: CatalogToken[] = array(json.tokens, 'tokens').map((t) => {
-    if (!isCatalogName(t.name) || !isString(t.createdAt)) return invalid('a token has bad fields');
+    if (!isCatalogName(t.name) || !isString(t.createdAt) || !isTokenScope(t.scope)) return invalid('a token has bad fields');
     const hash = base64(t.hash, 'a token hash');
     if (hash.length !== TOKEN_HASH_BYTES) invalid('a token hash is not 32 bytes');
-    return { name: t.name, hash, createdAt: t.createdAt };
+    return { name: t.name, scope: t.scope, hash, createdAt: t.createdAt };
   });
   unique(tokens.map((t) => t.name), 'tokens');
 

@@ -630,7 +630,7 @@ function bundleContent(keys: Keys): BundleContent {
       jobs: [{ name: 'nightly', repository: '/srv/backups', series: SERIES, sources: ['/home/user/src'], excludes: ['*.tmp'], password: 'main', encrypt: true, compression: 'zstd', createdAt: PARENT_CREATED_AT, lastRunAt: CREATED_AT, lastPointId: POINT_ID }],
       points: [{ repository: '/srv/backups', pointId: POINT_ID, series: SERIES, createdAt: CREATED_AT, salt: SALT, job: 'nightly' }],
       settings: [{ key: 'retention', value: '30d' }],
-      tokens: [{ name: 'api', hash: fromHex('5a'.repeat(32)), createdAt: PARENT_CREATED_AT }],
+      tokens: [{ name: 'api', scope: 'backup', hash: fromHex('5a'.repeat(32)), createdAt: PARENT_CREATED_AT }],
     },
   };
 }
@@ -694,7 +694,7 @@ async function catalogVectors(keys: Keys): Promise<VectorFile[]> {
       ['nonce', toHex(CATALOG_NONCE)], ['secret', toHex(secret)],
     ], await box.seal(kind, identity, secret, CATALOG_NONCE)));
   await sealed('catalog_sealed_password_hash', 'success', 'H of keys_hierarchy.json sealed under the master key; the identity is its salt', 'password-hash', SALT, keys.passwordHash);
-  await sealed('catalog_sealed_token_hash', 'success', 'SHA-256 of an API token sealed under the master key; the identity is the token\'s name "api"', 'token', utf8('api'), fromHex('5a'.repeat(32)));
+  await sealed('catalog_sealed_token_hash', 'success', 'SHA-256 of an API token sealed under the master key; the identity is the token\'s name "api", a NUL byte and its scope "backup"', 'token', utf8('api\u0000backup'), fromHex('5a'.repeat(32)));
   await sealed('catalog_key_check', 'success', 'the key check: utf8("bunker catalog key check") sealed with an empty identity', 'key-check', new Uint8Array(0), utf8(KEY_CHECK_PLAINTEXT));
   await sealed('catalog_sealed_hash_other_row', 'CATALOG_FAILED', 'catalog_sealed_password_hash read as the hash of another salt (moved to another row): it does not open', 'password-hash', SALT, keys.passwordHash, BUNDLE_SALT);
   return files;

@@ -16,13 +16,15 @@ import { lsCommand } from './commands/ls.ts';
 import { passwordCommand } from './commands/password.ts';
 import { pointsCommand } from './commands/points.ts';
 import { restoreCommand } from './commands/restore.ts';
+import { serveCommand } from './commands/serve.ts';
+import { tokenCommand } from './commands/token.ts';
 import type { CommandSpec } from './commands/spec.ts';
 import { EXIT_CHECK_FAILED, EXIT_CODES, EXIT_INTERNAL, EXIT_OK } from './exit-codes.ts';
 import { type Io, processIo } from './io.ts';
 
 export const COMMANDS: readonly CommandSpec[] = [
   initCommand, backupCommand, pointsCommand, lsCommand, findCommand, restoreCommand, dumpCommand, checkCommand,
-  passwordCommand, jobCommand, configCommand, kmsCommand,
+  passwordCommand, jobCommand, configCommand, kmsCommand, tokenCommand, serveCommand,
 ];
 
 const EXIT_CODE_LIST = ([[EXIT_OK, 'ok'], [EXIT_INTERNAL, 'internal error'], [EXIT_CHECK_FAILED, 'check found problems'], ...Object.entries(EXIT_CODES).map(([code, n]) => [n, code])] as [number, string][])

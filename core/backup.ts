@@ -7,7 +7,7 @@ import { aesGcmCipher, checksumCipher, type ObjectCipher } from './crypto/cipher
 import { DEFAULT_KDF_PARAMS, derivePasswordHash, type KdfParams, SALT_BYTES, sameKdfParams } from './crypto/kdf.ts';
 import { derivePasswordKeys, newSecretKey, type PasswordKeys, wrapKey } from './crypto/keys.ts';
 import { sealStream } from './crypto/stream.ts';
-import { BunkerError } from './errors.ts';
+import { BunkerError, throwIfCancelled } from './errors.ts';
 import { bytesEqual, randomBytes, randomId, toBase64 } from './format/bytes.ts';
 import { encodeDocument } from './format/document.ts';
 import { encodeFsi, fsiFromManifest } from './fsi.ts';
@@ -63,6 +63,8 @@ export interface BackupOptions {
   readonly onProgress?: (progress: BackupProgress) => void;
   /** Called for entries the source skipped or could not read; the backup goes on. */
   readonly onWarning?: (message: string) => void;
+  /** Aborting stops the backup with CANCELLED before its point is written: nothing is committed. */
+  readonly signal?: AbortSignal;
   /** Collects time per pipeline stage (`--profile`). */
   readonly profile?: Profile;
 }
@@ -397,6 +399,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   }
   if (sealerStarted !== undefined) await (await sealerStarted).close();
 
+  throwIfCancelled(options.signal, 'the backup');
   // Index, manifest, FSI, then the point: the commit.
   const runIndex = encodeRunIndex(newIndex);
   await put(indexKey(runId), await sealStream(keys.cipher, 'index', runId, repo.zstd.compress(runIndex, 3), 1));
@@ -423,6 +426,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     fsi: fsiRef,
     stats: finalStats,
   };
+  throwIfCancelled(options.signal, 'the backup');
   const document = await encodeDocument(POINT_MAGIC, POINT_VERSION, body, keys.passwordKeys?.pointMacKey);
   if (!(await repo.storage.put(pointKey(pointId), document))) throw new Error('internal error: point id collision');
   return { pointId, series: options.series, parentId: body.parent, stats: finalStats, keySource: keys.keySource, ...(options.profile ? { profile: options.profile.rounded() } : {}) };

@@ -4,7 +4,7 @@
  * authenticated, decompressed and its id recomputed. Also lists unreferenced objects
  * (left by interrupted runs), which are harmless and which prune removes.
  */
-import { BunkerError } from './errors.ts';
+import { BunkerError, throwIfCancelled } from './errors.ts';
 import { bytesEqual } from './format/bytes.ts';
 import type { KeyResolver } from './key-resolver.ts';
 import { PACK_HEADER_BYTES, PACK_MAGIC, packKey } from './repo/pack.ts';
@@ -33,6 +33,8 @@ export interface CheckOptions {
   readonly readData?: boolean;
   readonly resolver?: KeyResolver;
   readonly onProgress?: (message: string) => void;
+  /** Aborting stops the check with CANCELLED (it writes nothing). */
+  readonly signal?: AbortSignal;
 }
 
 export async function checkRepository(repo: Repository, options: CheckOptions = {}): Promise<CheckReport> {
@@ -54,6 +56,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   const checkedChunks = new Set<string>();
   const packEnds = new Map<string, number>();
   for (const point of points) {
+    throwIfCancelled(options.signal, 'the check');
     const body = point.body;
     referenced.add(pointKey(body.id));
     referenced.add(body.manifest.key);

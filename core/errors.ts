@@ -52,3 +52,8 @@ export class BunkerError extends Error {
 export function isBunkerError(value: unknown, code?: ErrorCode): value is BunkerError {
   return value instanceof BunkerError && (code === undefined || value.code === code);
 }
+
+/** CANCELLED when `signal` was aborted (a cancelled server job, Ctrl-C); `what` names the work. */
+export function throwIfCancelled(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new BunkerError('CANCELLED', `${what} was cancelled`);
+}

@@ -3,7 +3,7 @@
  * APIs only. Host pieces (directory storage, file-system source and restore sink) live in
  * core/host/ and are imported from there by runtimes that have a file system.
  */
-export { BunkerError, ERROR_CODES, type ErrorCode, isBunkerError } from './errors.ts';
+export { BunkerError, ERROR_CODES, type ErrorCode, isBunkerError, throwIfCancelled } from './errors.ts';
 export { Repository, type UnlockedPoint } from './repository.ts';
 export { backup, type BackupOptions, type BackupProgress, type BackupResult } from './backup.ts';
 export { dumpFile, restore, type RestoreOptions, type RestoreProgress, type RestoreResult, type RestoreSink } from './restore.ts';

@@ -4,7 +4,7 @@
  * Nothing is trusted before it authenticates; the sink stages output and only moves it
  * into place when the whole restore succeeded.
  */
-import { BunkerError } from './errors.ts';
+import { BunkerError, throwIfCancelled } from './errors.ts';
 import { type Manifest, type ManifestEntry, parentPath } from './manifest.ts';
 import { packKey } from './repo/pack.ts';
 import type { OpenItem } from './chunk-opener.ts';
@@ -37,6 +37,8 @@ export interface RestoreOptions {
   readonly onProgress?: (progress: RestoreProgress) => void;
   /** Collects time per stage (`--profile`). */
   readonly profile?: Profile;
+  /** Aborting stops the restore with CANCELLED; the sink is aborted (nothing made visible). */
+  readonly signal?: AbortSignal;
 }
 
 export interface RestoreProgress {
@@ -203,6 +205,7 @@ export async function restore(repo: Repository, point: UnlockedPoint, sink: Rest
     };
     for (const entry of entries) {
       if (writeFailure !== undefined) throw writeFailure;
+      throwIfCancelled(options.signal, 'the restore');
       if (entry.type === 'dir') {
         await sink.directory(entry);
         result.dirs++;

@@ -1,0 +1,141 @@
+/**
+ * Long work on the server (backup, restore to a path, check, copy) runs as a job: an id,
+ * a status, the latest progress, and a result or an error. Subscribers get every change as it
+ * happens (Server-Sent Events in routes/jobs.ts). Cancelling aborts the job's signal; the work
+ * stops at its next check and commits nothing. Jobs live in memory, for the server's lifetime.
+ */
+import { BunkerError, isBunkerError } from '../core/mod.ts';
+import type { TokenScope } from '../core/catalog/records.ts';
+
+export type JobStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface JobView {
+  readonly id: string;
+  readonly kind: string;
+  readonly status: JobStatus;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  readonly progress: Record<string, unknown> | null;
+  readonly result: unknown;
+  readonly error: { code: string; message: string } | null;
+}
+
+export type JobEvent = { type: 'progress' | 'status'; job: JobView };
+
+export interface JobContext {
+  readonly signal: AbortSignal;
+  progress(progress: Record<string, unknown>): void;
+}
+
+interface JobState {
+  view: JobView;
+  scope: TokenScope;
+  controller: AbortController;
+  listeners: Set<(event: JobEvent) => void>;
+  done: Promise<void>;
+}
+
+const MAX_FINISHED_JOBS = 200;
+
+export class JobManager {
+  private readonly jobs = new Map<string, JobState>();
+
+  /** Starts `work` now; returns its view at once. */
+  start(kind: string, scope: TokenScope, work: (context: JobContext) => Promise<unknown>): JobView {
+    const id = crypto.randomUUID().replaceAll('-', '');
+    const controller = new AbortController();
+    const state: JobState = {
+      view: { id, kind, status: 'running', startedAt: new Date().toISOString(), finishedAt: null, progress: null, result: null, error: null },
+      scope, controller, listeners: new Set(), done: Promise.resolve(),
+    };
+    this.jobs.set(id, state);
+    this.prune();
+    const emit = (type: JobEvent['type']) => {
+      for (const listener of state.listeners) listener({ type, job: state.view });
+    };
+    let lastProgress = 0;
+    const context: JobContext = {
+      signal: controller.signal,
+      progress: (progress) => {
+        state.view = { ...state.view, progress };
+        // At most ten progress events a second: a tree of small files must not flood clients.
+        const now = Date.now();
+        if (now - lastProgress < 100) return;
+        lastProgress = now;
+        emit('progress');
+      },
+    };
+    state.done = (async () => {
+      try {
+        const result = await work(context);
+        state.view = { ...state.view, status: 'succeeded', result: result ?? null, finishedAt: new Date().toISOString() };
+      } catch (error) {
+        const cancelled = controller.signal.aborted || isBunkerError(error, 'CANCELLED');
+        const known = isBunkerError(error) ? error : undefined;
+        state.view = {
+          ...state.view,
+          status: cancelled ? 'cancelled' : 'failed',
+          error: cancelled
+            ? { code: 'CANCELLED', message: `the ${kind} was cancelled; nothing was committed` }
+            : known ? { code: known.code, message: known.message } : { code: 'INTERNAL', message: 'internal error' },
+          finishedAt: new Date().toISOString(),
+        };
+        if (known === undefined && !cancelled) console.error(`bunker serve: job ${id} (${kind}) failed:`, error);
+      }
+      emit('status');
+      state.listeners.clear();
+    })();
+    return state.view;
+  }
+
+  get(id: string): JobView {
+    return this.state(id).view;
+  }
+
+  /** The scope a caller needs to see or cancel the job: the one that started it. */
+  scopeOf(id: string): TokenScope {
+    return this.state(id).scope;
+  }
+
+  list(): JobView[] {
+    return [...this.jobs.values()].map((s) => s.view);
+  }
+
+  cancel(id: string): JobView {
+    const state = this.state(id);
+    if (state.view.status === 'running') state.controller.abort();
+    return state.view;
+  }
+
+  /** Waits until the job has finished (tests, graceful shutdown). */
+  async settled(id: string): Promise<JobView> {
+    const state = this.state(id);
+    await state.done;
+    return state.view;
+  }
+
+  /** Calls `listener` for each change until the job ends; returns the unsubscribe function. */
+  subscribe(id: string, listener: (event: JobEvent) => void): () => void {
+    const state = this.state(id);
+    if (state.view.status !== 'running') return () => undefined;
+    state.listeners.add(listener);
+    return () => state.listeners.delete(listener);
+  }
+
+  /** Cancels every running job and waits for them (server shutdown). */
+  async close(): Promise<void> {
+    for (const state of this.jobs.values()) state.controller.abort();
+    await Promise.allSettled([...this.jobs.values()].map((s) => s.done));
+  }
+
+  private state(id: string): JobState {
+    const state = /^[0-9a-f]{32}$/.test(id) ? this.jobs.get(id) : undefined;
+    if (state === undefined) throw new BunkerError('NOT_FOUND', 'no job with that id');
+    return state;
+  }
+
+  private prune(): void {
+    const finished = [...this.jobs.values()].filter((s) => s.view.status !== 'running');
+    for (const state of finished.slice(0, Math.max(0, finished.length - MAX_FINISHED_JOBS))) this.jobs.delete(state.view.id);
+  }
+}

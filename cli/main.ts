@@ -57,6 +57,7 @@ export async function main(args: readonly string[], io: Io = processIo()): Promi
     .usage('$0 <command> [options]')
     .option('repo', { type: 'string', global: true, describe: 'repository directory' })
     .option('password-file', { type: 'string', global: true, describe: 'read the password from this file' })
+    .option('token', { type: 'string', global: true, describe: 'API token for a bunker server (or BUNKER_TOKEN_FILE, BUNKER_TOKEN)' })
     .option('json', { type: 'boolean', global: true, default: false, describe: 'machine-readable output' })
     .demandCommand(1, 'give a command (see --help)')
     .strict()

@@ -7,6 +7,7 @@ import { BunkerError, isBunkerError } from '../core/mod.ts';
 import { backupCommand } from './commands/backup.ts';
 import { checkCommand } from './commands/check.ts';
 import { configCommand } from './commands/config.ts';
+import { copyCommand } from './commands/copy.ts';
 import { dumpCommand } from './commands/dump.ts';
 import { findCommand } from './commands/find.ts';
 import { initCommand } from './commands/init.ts';
@@ -23,7 +24,7 @@ import { EXIT_CHECK_FAILED, EXIT_CODES, EXIT_INTERNAL, EXIT_OK } from './exit-co
 import { type Io, processIo } from './io.ts';
 
 export const COMMANDS: readonly CommandSpec[] = [
-  initCommand, backupCommand, pointsCommand, lsCommand, findCommand, restoreCommand, dumpCommand, checkCommand,
+  initCommand, backupCommand, pointsCommand, lsCommand, findCommand, restoreCommand, dumpCommand, checkCommand, copyCommand,
   passwordCommand, jobCommand, configCommand, kmsCommand, tokenCommand, serveCommand,
 ];
 

@@ -8,6 +8,8 @@ export { Repository, type UnlockedPoint } from './repository.ts';
 export { backup, type BackupOptions, type BackupProgress, type BackupResult } from './backup.ts';
 export { dumpFile, restore, type RestoreOptions, type RestoreProgress, type RestoreResult, type RestoreSink } from './restore.ts';
 export { checkRepository, type CheckReport } from './check.ts';
+export { copyPoint, type CopyOptions, type CopyResult } from './copy.ts';
+export { pointSource } from './point-source.ts';
 export { findFiles, type FindMatch, listDirectory, pointListing } from './browse.ts';
 export { type KeyResolver, type KeySource, PasswordKeyResolver, type PasswordPrompt } from './key-resolver.ts';
 export { DEFAULT_KDF_PARAMS, type KdfParams } from './crypto/kdf.ts';

@@ -86,13 +86,13 @@ export function selectEntries(manifest: Manifest, include: readonly string[] | u
   return manifest.entries.filter((e) => keep.has(e.path));
 }
 
-interface ChunkRef {
+export interface ChunkRef {
   readonly id: string;
   readonly entry: IndexEntry;
 }
 
 /** Chunk refs for the files, checked against the index before anything is read. */
-function planChunks(entries: readonly ManifestEntry[], index: ReadonlyMap<string, IndexEntry>, pointId: string): ChunkRef[] {
+export function planChunks(entries: readonly ManifestEntry[], index: ReadonlyMap<string, IndexEntry>, pointId: string): ChunkRef[] {
   const refs: ChunkRef[] = [];
   for (const entry of entries) {
     if (entry.type !== 'file') continue;

@@ -1,16 +1,19 @@
 /** Shared by every command: where the data and the repository are, and opening it. */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { BunkerError, Repository } from '../core/mod.ts';
+import { BunkerError, HttpStorage, Repository, type Storage } from '../core/mod.ts';
 import { defaultWorkerCount, workerCodecPool } from '../core/host/worker-codec-pool.ts';
 import { DirectoryStorage } from '../core/host/directory-storage.ts';
 import { openCatalog } from '../core/host/catalog-home.ts';
 import type { Catalog } from '../core/catalog/catalog.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
 import type { Io } from './io.ts';
+import { apiToken, isRemoteLocation } from './remote.ts';
 
 export interface RepoOptions {
   readonly repo?: string | undefined;
+  /** API token for a repository on a bunker server (else BUNKER_TOKEN_FILE, BUNKER_TOKEN). */
+  readonly token?: string | undefined;
 }
 
 /** BUNKER_HOME, else the platform's per-user data directory. */
@@ -29,15 +32,43 @@ export function openProductCatalog(io: Io, options: { create: boolean }): Promis
   return openCatalog(dataHome(io.env), options);
 }
 
-/** --repo, else BUNKER_REPO, else the default repository in the data directory. */
+/**
+ * --repo, else BUNKER_REPO, else the default repository in the data directory. A directory
+ * comes back absolute; a server's repository (http(s)://HOST:PORT/v1/repos/NAME) as its URL,
+ * which is also what the catalog records (never with a token: URLs carrying credentials are refused).
+ */
 export function repositoryPath(options: RepoOptions, env: Io['env']): string {
-  return resolve(options.repo ?? env.BUNKER_REPO ?? join(dataHome(env), 'repository'));
+  const location = options.repo ?? env.BUNKER_REPO ?? join(dataHome(env), 'repository');
+  return isRemoteLocation(location) ? remoteRepositoryUrl(location) : resolve(location);
+}
+
+/** The repository URL, normalized; USAGE unless it names a repository on a bunker server. */
+function remoteRepositoryUrl(location: string): string {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    throw new BunkerError('USAGE', 'a remote repository is http(s)://HOST:PORT/v1/repos/NAME');
+  }
+  if (url.username !== '' || url.password !== '') throw new BunkerError('USAGE', 'a repository URL must not hold credentials: give the token with --token, BUNKER_TOKEN_FILE or BUNKER_TOKEN');
+  const path = url.pathname.replace(/\/+$/, '');
+  if (url.search !== '' || url.hash !== '' || !/\/v1\/repos\/[A-Za-z0-9][A-Za-z0-9._@:+-]{0,63}$/.test(path)) {
+    throw new BunkerError('USAGE', 'a remote repository is http(s)://HOST:PORT/v1/repos/NAME (the NAME of a repository on that bunker serve)');
+  }
+  return `${url.origin}${path}`;
+}
+
+/** The storage of the repository `options` name: a directory, or a repository on a bunker server. */
+export async function repositoryStorage(options: RepoOptions, io: Io): Promise<Storage> {
+  const location = repositoryPath(options, io.env);
+  if (isRemoteLocation(location)) return new HttpStorage(location, await apiToken(options, io));
+  return new DirectoryStorage(location);
 }
 
 export async function openRepository(options: RepoOptions, io: Io, { createIfMissing = false } = {}): Promise<Repository> {
   await loadWasmFromPackages();
-  const path = repositoryPath(options, io.env);
-  const storage = new DirectoryStorage(path);
+  const storage = await repositoryStorage(options, io);
+  const path = storage.location;
   let repo: Repository;
   if (createIfMissing && !(await Repository.exists(storage))) {
     repo = await Repository.init(storage);

@@ -27,6 +27,7 @@ export { DEFAULT_ZSTD_LEVEL, parseCompression } from './compression.ts';
 export { type FileReader, type Source, type SourceEntry, bytesReader, iterableReader, streamReader } from './source.ts';
 export type { Storage } from './storage/storage.ts';
 export { MemoryStorage } from './storage/memory.ts';
+export { HttpStorage, type HttpStorageOptions } from './storage/http-storage.ts';
 export type { ManifestEntry } from './manifest.ts';
 export type { FsiEntry } from './fsi.ts';
 export type { PointRecord, PointStats } from './repo/recovery-point.ts';

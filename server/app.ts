@@ -12,6 +12,7 @@ import { errorResponse } from './http-errors.ts';
 import { newApiApp } from './openapi.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
+import { registerStorageRoutes } from './routes/storage.ts';
 
 export const API_VERSION = 'v1';
 
@@ -61,6 +62,7 @@ export function createApp(deps: ServerDeps) {
 
   registerHealthRoutes(app);
   registerJobRoutes(app);
+  registerStorageRoutes(app);
 
   app.doc31('/v1/openapi.json', {
     openapi: '3.1.0',

@@ -37,6 +37,8 @@ export interface ServerDeps {
   readonly jobs: JobManager;
   /** Largest JSON request body accepted (streamed upload routes are not bounded by it). */
   readonly maxBodyBytes: number;
+  /** Largest object a client may store over the storage API (default 64 MiB; packs are 16 MiB). */
+  readonly maxObjectBytes?: number;
   /** One line per request or event; never given a secret. */
   readonly log: (line: string) => void;
 }

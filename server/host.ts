@@ -23,6 +23,7 @@ export interface HostOptions {
   readonly restoreRoots: readonly string[];
   readonly workers?: number;
   readonly maxBodyBytes?: number;
+  readonly maxObjectBytes?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -109,6 +110,7 @@ export async function serverDeps(options: HostOptions): Promise<ServerDeps> {
     files: await fileHost(options.restoreRoots),
     jobs: new JobManager(),
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    ...(options.maxObjectBytes ? { maxObjectBytes: options.maxObjectBytes } : {}),
     log: options.log ?? (() => undefined),
   };
 }

@@ -29,7 +29,7 @@ export interface TestServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function testServer(options: { workers?: number; maxBodyBytes?: number } = {}): Promise<TestServer> {
+export async function testServer(options: { workers?: number; maxBodyBytes?: number; maxObjectBytes?: number } = {}): Promise<TestServer> {
   await loadWasmFromPackages();
   const dir = await tempDir('bunker-server-');
   const home = join(dir.path, 'home');
@@ -46,6 +46,7 @@ export async function testServer(options: { workers?: number; maxBodyBytes?: num
   const deps = await serverDeps({
     catalog, reposRoot, restoreRoots: [restoreRoot], workers: options.workers ?? 0,
     ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.maxObjectBytes ? { maxObjectBytes: options.maxObjectBytes } : {}),
     log: (line) => void log.push(line),
   });
   const app = createApp(deps);

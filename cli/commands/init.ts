@@ -1,19 +1,20 @@
 import { Repository } from '../../core/mod.ts';
-import { DirectoryStorage } from '../../core/host/directory-storage.ts';
 import { loadWasmFromPackages } from '../../wasm/packages.ts';
-import { repositoryPath } from '../context.ts';
+import { repositoryStorage } from '../context.ts';
 import type { Io } from '../io.ts';
 import type { CommandSpec } from './spec.ts';
 
 export interface InitOptions {
   readonly repo?: string;
+  readonly token?: string;
   readonly json?: boolean;
 }
 
 export async function runInit(options: InitOptions, io: Io): Promise<{ path: string; id: string }> {
   await loadWasmFromPackages();
-  const path = repositoryPath(options, io.env);
-  const repo = await Repository.init(new DirectoryStorage(path));
+  const storage = await repositoryStorage(options, io);
+  const path = storage.location;
+  const repo = await Repository.init(storage);
   const result = { path, id: repo.config.id };
   if (options.json) io.out(JSON.stringify(result) + '\n');
   else io.out(`created repository ${repo.config.id.slice(0, 12)} at ${path}\n`);

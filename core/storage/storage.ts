@@ -23,8 +23,13 @@ export interface Storage {
 // FORMAT.md §2
 const KEY_PATTERN = /^[a-z0-9._-]+(\/[a-z0-9._-]+)*$/;
 
+/** Whether `key` is a storage key (FORMAT.md §2); servers check keys from clients with it. */
+export function isStorageKey(key: string): boolean {
+  return KEY_PATTERN.test(key) && !key.split('/').some((s) => s === '.' || s === '..');
+}
+
 export function checkKey(key: string): string {
-  if (!KEY_PATTERN.test(key) || key.split('/').some((s) => s === '.' || s === '..')) {
+  if (!isStorageKey(key)) {
     throw new Error(`internal error: invalid storage key ${JSON.stringify(key)}`);
   }
   return key;

@@ -325,6 +325,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     maxEntries: 256,
     maxBytes: 32 * 1024 * 1024,
     shouldRead: (entry) => !isUnchangedFile(entry),
+    sequential: source.sequential === true,
   })[Symbol.asyncIterator]();
   // On failure, nothing may still be writing once backup() returns: a caller that repairs the
   // repository or retries must not race a pack write from the failed run.

@@ -20,6 +20,8 @@ export interface PrefetchOptions {
   readonly maxBytes: number;
   /** Whether the consumer will read this file (unchanged files are not read at all). */
   readonly shouldRead: (entry: SourceEntry) => boolean;
+  /** The source is one sequential stream (Source.sequential): no read-ahead at all. */
+  readonly sequential?: boolean;
 }
 
 async function readWhole(entry: SourceEntry): Promise<Uint8Array | Error> {
@@ -50,6 +52,11 @@ async function readWhole(entry: SourceEntry): Promise<Uint8Array | Error> {
 }
 
 export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: PrefetchOptions): AsyncGenerator<Prefetched> {
+  if (options.sequential) {
+    // The next entry comes after this one's content in the stream: walking ahead would skip it.
+    for await (const entry of entries) yield { entry };
+    return;
+  }
   const iterator = entries[Symbol.asyncIterator]();
   const queue: { item: Prefetched; bytes: number }[] = [];
   let queuedBytes = 0;

@@ -29,6 +29,12 @@ export interface Source {
   /** The paths as the user gave them (recorded in the manifest header). */
   readonly sources: readonly string[];
   readonly host: string;
+  /**
+   * The entries come from one sequential stream (a tar upload): a consumer reads each file
+   * entry it wants to the end before asking for the next entry, and never walks ahead.
+   * Asking for the next entry skips whatever is left of the current one.
+   */
+  readonly sequential?: boolean;
   entries(): AsyncIterable<SourceEntry>;
 }
 

@@ -1,51 +1,26 @@
 /**
- * AWS KMS in the CLI: the settings `bunker kms enable` stores in the product catalog, the
- * `kms` option every encrypted backup then gets, and the KMS step of the restore key order
- * (after the catalog, before the password), which says why KMS could not be used before the
- * password is asked for, and caches a hash KMS gave back in the catalog.
+ * AWS KMS in the CLI: the settings `bunker kms enable` stores in the product catalog
+ * (core/kms/kms-settings.ts), the `kms` option every encrypted backup then gets, and the KMS
+ * step of the restore key order (after the catalog, before the password), which says why KMS
+ * could not be used before the password is asked for, and caches a hash KMS gave back in the
+ * catalog.
  *
  * Credentials are the AWS SDK's standard chain; the endpoint is --endpoint at enable time, or
  * the SDK's AWS_ENDPOINT_URL_KMS. KMS never applies to configuration bundles or self-backups.
  */
-import { type BackupOptions, BunkerError, type KdfParams, type KeyResolver, KmsError, KmsKeyResolver, type PointKms, wrapCatalogPasswordHash } from '../core/mod.ts';
+import { type BackupOptions, BunkerError, type KeyResolver, type PointKms } from '../core/mod.ts';
 import type { Catalog } from '../core/catalog/catalog.ts';
-import { awsKmsClientFactory } from '../core/host/aws-kms-client.ts';
-import { toHex } from '../core/format/bytes.ts';
+import { awsKmsClient } from '../core/host/aws-kms-client.ts';
+import { keepKmsHash, type KmsClientMaker, kmsBackupOptionFor, kmsCatalogWrapper as catalogWrapper, type KmsSettings, kmsResolverFor, readKmsSettings } from '../core/kms/kms-settings.ts';
+import type { KdfParams } from '../core/crypto/kdf.ts';
 import { openProductCatalog } from './context.ts';
 import type { Io } from './io.ts';
 
-/** The catalog setting that holds the KMS configuration, as JSON. */
-export const KMS_SETTING = 'kms';
+export { KMS_SETTING, type KmsSettings, readKmsSettings, writeKmsSettings } from '../core/kms/kms-settings.ts';
 
-export interface KmsSettings {
-  readonly enabled: boolean;
-  /** As the user gave it (a key id, ARN, alias name or alias ARN). */
-  readonly keyId: string;
-  /** The key's ARN, from DescribeKey at enable time. */
-  readonly keyArn: string;
-  readonly region: string;
-  readonly accountId?: string;
-  /** A KMS-compatible endpoint given with --endpoint. */
-  readonly endpoint?: string;
-  /** When DescribeKey last found the key usable (ISO 8601). */
-  readonly checkedAt: string;
-  /** Every key ARN ever enabled here, the current one included: restore trusts these. */
-  readonly trustedKeyArns?: readonly string[];
-}
-
-export function readKmsSettings(catalog: Catalog | undefined): KmsSettings | undefined {
-  const value = catalog?.getSetting(KMS_SETTING);
-  if (value === undefined || value === '') return undefined;
-  try {
-    const parsed = JSON.parse(value) as KmsSettings;
-    return typeof parsed.keyArn === 'string' && typeof parsed.keyId === 'string' ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function writeKmsSettings(catalog: Catalog, settings: KmsSettings): void {
-  catalog.setSetting(KMS_SETTING, JSON.stringify(settings));
+/** KMS clients with the user's environment (credentials chain, AWS_ENDPOINT_URL_KMS). */
+export function kmsClients(io: Io): KmsClientMaker {
+  return (options) => awsKmsClient({ ...options, env: io.env });
 }
 
 /** Reads the settings from `catalog`, or from the product catalog if it exists (opening creates nothing). */
@@ -67,29 +42,15 @@ async function withSettings<T>(io: Io, catalog: Catalog | undefined, use: (setti
 
 /** The `kms` option of an encrypted backup while KMS is enabled; undefined otherwise. */
 export async function kmsBackupOption(io: Io, catalog: Catalog | undefined): Promise<BackupOptions['kms']> {
-  return withSettings(io, catalog, async (settings) => {
-    if (settings === undefined || !settings.enabled) return undefined;
-    const clientFor = awsKmsClientFactory({ ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }), env: io.env });
-    return { client: clientFor(settings.region), keyId: settings.keyArn };
-  });
+  return withSettings(io, catalog, async (settings) => kmsBackupOptionFor(settings, kmsClients(io)));
 }
 
 /**
  * While KMS is enabled: a function encrypting a password version's H under the configured key
- * for the catalog (FORMAT.md §6.4, catalog context). A failure is the KmsError of the call,
- * its message prefixed with `failing` (what did not happen). Undefined when KMS is not enabled.
+ * for the catalog (FORMAT.md §6.4, catalog context); undefined when KMS is not enabled.
  */
 export async function kmsCatalogWrapper(io: Io, catalog: Catalog, failing: string): Promise<((version: { salt: Uint8Array; hash: Uint8Array }) => Promise<PointKms>) | undefined> {
-  const option = await kmsBackupOption(io, catalog);
-  if (option === undefined) return undefined;
-  return async (version) => {
-    try {
-      return await wrapCatalogPasswordHash(option.client, { keyId: option.keyId, hash: version.hash, salt: version.salt });
-    } catch (error) {
-      if (error instanceof KmsError) throw new KmsError(error.reason, `${failing}: KMS is enabled and ${error.message}`, { cause: error });
-      throw error;
-    }
-  };
+  return catalogWrapper(readKmsSettings(catalog), kmsClients(io), failing);
 }
 
 /**
@@ -100,15 +61,9 @@ export async function kmsCatalogWrapper(io: Io, catalog: Catalog, failing: strin
  * password.
  */
 export function kmsKeyResolver(io: Io, catalog?: Catalog): KeyResolver {
-  let resolver: Promise<KmsKeyResolver> | undefined;
-  const make = (): Promise<KmsKeyResolver> => withSettings(io, catalog, async (settings) => {
-    const endpoint = settings?.endpoint;
-    return new KmsKeyResolver({
-      clientFor: awsKmsClientFactory({ ...(endpoint === undefined ? {} : { endpoint }), env: io.env }),
-      ...(settings === undefined ? {} : { trustedKeyArns: settings.trustedKeyArns ?? [settings.keyArn] }),
-      onFailure: ({ series, error }) => io.err(`warning: AWS KMS was not used for backup "${series}": ${error.message}\n`),
-    });
-  });
+  let resolver: Promise<KeyResolver> | undefined;
+  const make = (): Promise<KeyResolver> => withSettings(io, catalog, async (settings) =>
+    kmsResolverFor(settings, kmsClients(io), ({ series, error }) => io.err(`warning: AWS KMS was not used for backup "${series}": ${error.message}\n`)));
   return {
     async resolve(request) {
       if (request.kms === undefined) throw new BunkerError('NOT_FOUND', 'the point has no KMS-encrypted password hash');
@@ -124,13 +79,7 @@ async function cacheHash(io: Io, catalog: Catalog | undefined, found: { series: 
   let own: Catalog | undefined;
   try {
     const target = catalog ?? (own = await openProductCatalog(io, { create: true }));
-    if (target === undefined || (await target.findPasswordHash(found.salt)) !== undefined) return;
-    await target.createPassword({
-      name: `kms-${toHex(found.salt).slice(0, 12)}`,
-      purpose: 'backup',
-      description: `recovered from AWS KMS for backup "${found.series}"`,
-      version: { version: 1, createdAt: new Date().toISOString(), kdf: found.kdf, salt: found.salt, hash: found.hash },
-    });
+    if (target !== undefined) await keepKmsHash(target, found);
   } catch (error) {
     if (!(error instanceof BunkerError)) throw error;
     io.err(`warning: the password hash from AWS KMS was not saved in the product database: ${error.message}\n`);

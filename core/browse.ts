@@ -4,6 +4,26 @@ import { BunkerError } from './errors.ts';
 import { type FsiEntry, fsiFromManifest } from './fsi.ts';
 import type { KeyResolver } from './key-resolver.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
+import type { PointRecord } from './repo/recovery-point.ts';
+
+/** A recovery point as listed: what its public metadata says, no key material. */
+export interface PointSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly parent: string | null;
+  readonly encrypted: boolean;
+  readonly files: number;
+  readonly bytes: number;
+  readonly bytesAdded: number;
+}
+
+export function summarizePoint({ body }: PointRecord): PointSummary {
+  return {
+    id: body.id, name: body.series, createdAt: body.createdAt, parent: body.parent, encrypted: body.encryption !== null,
+    files: body.stats.files, bytes: body.stats.bytes, bytesAdded: body.stats.bytesAdded,
+  };
+}
 
 /** The point's listing: its FSI, or the manifest when the point was made with --no-fsi. */
 export async function pointListing(repo: Repository, point: UnlockedPoint): Promise<FsiEntry[]> {

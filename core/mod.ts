@@ -6,7 +6,7 @@
 export { BunkerError, ERROR_CODES, type ErrorCode, isBunkerError, throwIfCancelled } from './errors.ts';
 export { Repository, type UnlockedPoint } from './repository.ts';
 export { backup, type BackupOptions, type BackupProgress, type BackupResult } from './backup.ts';
-export { dumpFile, restore, type RestoreOptions, type RestoreProgress, type RestoreResult, type RestoreSink } from './restore.ts';
+export { dumpFile, openFile, restore, type RestoreOptions, type RestoreProgress, type RestoreResult, type RestoreSink } from './restore.ts';
 export { checkRepository, type CheckReport } from './check.ts';
 export { copyPoint, type CopyOptions, type CopyResult } from './copy.ts';
 export { pointSource } from './point-source.ts';

@@ -259,16 +259,26 @@ export async function restore(repo: Repository, point: UnlockedPoint, sink: Rest
   return result;
 }
 
-/** Streams one file of a point to `write`, verified chunk by chunk. */
-export async function dumpFile(repo: Repository, point: UnlockedPoint, path: string, write: (chunk: Uint8Array) => Promise<void>): Promise<number> {
+/**
+ * One file of a point: its manifest entry and its data, verified chunk by chunk as it is read.
+ * NOT_FOUND / USAGE (not a file) / CORRUPTED_POINT come before any data, so a caller can still
+ * answer with an error; nothing is read until `data` is iterated.
+ */
+export async function openFile(repo: Repository, point: UnlockedPoint, path: string): Promise<{ entry: ManifestEntry; data: AsyncGenerator<Uint8Array> }> {
   const manifest = await repo.readManifest(point);
   const wanted = path.replace(/^\/+|\/+$/g, '');
   const entry = manifest.entries.find((e) => e.path === wanted);
   if (entry === undefined) throw new BunkerError('NOT_FOUND', `${JSON.stringify(path)} is not in this recovery point`);
   if (entry.type !== 'file') throw new BunkerError('USAGE', `${JSON.stringify(path)} is a ${entry.type === 'dir' ? 'directory' : 'symbolic link'}, not a file`);
   const refs = planChunks([entry], await repo.readIndex(point), point.id);
+  return { entry, data: readChunks(repo, point, refs) };
+}
+
+/** Streams one file of a point to `write`, verified chunk by chunk. */
+export async function dumpFile(repo: Repository, point: UnlockedPoint, path: string, write: (chunk: Uint8Array) => Promise<void>): Promise<number> {
+  const { data } = await openFile(repo, point, path);
   let bytes = 0;
-  for await (const chunk of readChunks(repo, point, refs)) {
+  for await (const chunk of data) {
     await write(chunk);
     bytes += chunk.length;
   }

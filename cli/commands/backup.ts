@@ -11,6 +11,7 @@ import { parseKdfOption } from '../kdf-option.ts';
 import { kmsBackupOption } from '../kms.ts';
 import { passwordResolver } from '../password.ts';
 import { ProgressLine } from '../progress.ts';
+import { runTargetBackup, targetBaseUrl } from '../target-backup.ts';
 import type { CommandSpec } from './spec.ts';
 import { Profile } from '../../core/profile.ts';
 
@@ -32,6 +33,13 @@ export interface BackupCliOptions {
   readonly job?: string;
   readonly json?: boolean;
   readonly profile?: boolean;
+  /** A bunker serve (http(s)://HOST:PORT) to back up to. */
+  readonly target?: string;
+  /** Where encryption happens with --target: here (source, the default) or on the target. */
+  readonly encryptOn?: 'source' | 'target';
+  /** The repository's name on --target (default "default"). */
+  readonly repoName?: string;
+  readonly token?: string;
 }
 
 /** The current version of a named backup password, as backup takes it. */
@@ -56,7 +64,36 @@ function stdinSource(io: Io, name: string): Source {
   };
 }
 
+/**
+ * --target: with --encrypt-on source (the default) the repository is the target's
+ * (`--repo URL/v1/repos/R`, encrypted here); with --encrypt-on target this side holds no key
+ * and uploads a tar stream (cli/target-backup.ts). Options that need a key here are refused.
+ */
+function targetMode(options: BackupCliOptions): 'local' | 'source' | 'target' {
+  const onTarget = options.encryptOn === 'target';
+  if (options.target === undefined) {
+    if (onTarget) throw new BunkerError('USAGE', '--encrypt-on target needs --target http(s)://HOST:PORT (a bunker serve holding the password)');
+    if (options.repoName !== undefined) throw new BunkerError('USAGE', '--repo-name goes with --target');
+    return 'local';
+  }
+  if (options.repo !== undefined) throw new BunkerError('USAGE', '--target and --repo exclude each other (--repo URL/v1/repos/NAME is --target URL --repo-name NAME)');
+  if (!onTarget) return 'source';
+  const refused = [
+    options.stdin && '--stdin (a tar entry needs its size up front)',
+    options.encrypt === false && '--no-encrypt',
+    options.passwordFile !== undefined && '--password-file (the password stays on the target)',
+    options.kdf !== undefined && '--kdf (the target\'s password has its own parameters)',
+    options.job !== undefined && 'a job',
+  ].filter((x): x is string => typeof x === 'string');
+  if (refused.length > 0) throw new BunkerError('USAGE', `--encrypt-on target does not take ${refused.join(', ')}`);
+  if (options.password === undefined) throw new BunkerError('USAGE', '--encrypt-on target needs --password NAME: a password stored on the target (bunker password create NAME there)');
+  return 'target';
+}
+
 export async function runBackup(options: BackupCliOptions, io: Io): Promise<BackupResult> {
+  const mode = targetMode(options);
+  if (mode === 'target') throw new Error('internal error: --encrypt-on target is runTargetBackup\'s');
+  if (mode === 'source') options = { ...options, repo: `${targetBaseUrl(options.target!)}/v1/repos/${options.repoName ?? 'default'}` };
   let level: number | undefined;
   try {
     level = parseCompression(options.compression ?? 'zstd');
@@ -145,6 +182,22 @@ export const backupCommand: CommandSpec = {
       .option('fsi', { type: 'boolean', default: true, describe: 'write the file-system index (--no-fsi to skip)' })
       .option('profile', { type: 'boolean', default: false, describe: 'report the time spent in each pipeline stage' })
       .option('kdf', { type: 'string', describe: 'Argon2id parameters for a new backup, m=KiB,t=N,p=N (advanced)' })
-      .option('password', { type: 'string', describe: 'encrypt with this named password (bunker password create), no prompt' }),
-  run: async (argv, io) => void (await runBackup(argv as unknown as BackupCliOptions, io)),
+      .option('password', { type: 'string', describe: 'encrypt with this named password (bunker password create), no prompt' })
+      .option('target', { type: 'string', describe: 'back up to a bunker serve: http(s)://HOST:PORT' })
+      .option('encrypt-on', { choices: ['source', 'target'] as const, default: 'source' as const, describe: 'with --target: encrypt here (source) or on the target, which holds the --password NAME (target)' })
+      .option('repo-name', { type: 'string', describe: 'with --target: the repository\'s name there (default "default")' }),
+  run: async (argv, io) => {
+    const options = argv as unknown as BackupCliOptions;
+    if (targetMode(options) === 'target') {
+      await runTargetBackup({
+        paths: options.paths, target: options.target!, repoName: options.repoName ?? 'default', series: options.name ?? 'default',
+        password: options.password!, exclude: options.exclude ?? [],
+        ...(options.compression === undefined ? {} : { compression: options.compression }),
+        ...(options.token === undefined ? {} : { token: options.token }),
+        ...(options.json ? { json: true } : {}),
+      }, io);
+      return;
+    }
+    await runBackup(options, io);
+  },
 };

@@ -9,12 +9,9 @@ import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { backup, BunkerError, bytesReader, type Source } from '../../core/mod.ts';
-import { type BundleKey, openBundle, parseBundleHeader, sealBundle } from '../../core/bundle.ts';
-import { type Catalog, derivePasswordVersion, type ImportSummary } from '../../core/catalog/catalog.ts';
-import { isCatalogName } from '../../core/catalog/records.ts';
-import { encodeSnapshot, parseSnapshot } from '../../core/catalog/snapshot.ts';
-import { derivePasswordHash, sameKdfParams } from '../../core/crypto/kdf.ts';
-import { derivePasswordKeys, verifierMatches } from '../../core/crypto/keys.ts';
+import type { BundleKey } from '../../core/bundle.ts';
+import { derivePasswordVersion, type ImportSummary } from '../../core/catalog/catalog.ts';
+import { type BundleCounts, exportConfigBundle, namedBundleKey, openConfigBundle } from '../../core/config-bundle.ts';
 import { randomId } from '../../core/format/bytes.ts';
 import { catalogPath } from '../../core/host/catalog-home.ts';
 import { loadWasmFromPackages } from '../../wasm/packages.ts';
@@ -46,7 +43,7 @@ export interface ConfigCliOptions {
 
 interface BuiltBundle {
   readonly bytes: Uint8Array;
-  readonly counts: { passwords: number; repositories: number; jobs: number; points: number; settings: number; tokens: number };
+  readonly counts: BundleCounts;
   readonly keySource: 'catalog' | 'password';
 }
 
@@ -61,8 +58,7 @@ async function buildBundle(options: ConfigCliOptions, io: Io): Promise<BuiltBund
     let key: BundleKey;
     let keySource: BuiltBundle['keySource'];
     if (options.password !== undefined) {
-      if (!isCatalogName(options.password) || !catalog.hasPassword(options.password)) throw new BunkerError('NOT_FOUND', 'no stored password has that name (bunker password create NAME --purpose bundle stores one)');
-      key = await catalog.currentPassword(options.password, 'bundle');
+      key = await namedBundleKey(catalog, options.password);
       keySource = 'catalog';
     } else {
       const password = await readPassword(io, options.passwordFile, { label: BUNDLE_LABEL, isNew: true });
@@ -72,13 +68,7 @@ async function buildBundle(options: ConfigCliOptions, io: Io): Promise<BuiltBund
       key = await derivePasswordVersion(password, kdf);
       keySource = 'password';
     }
-    const snapshot = await catalog.exportSnapshot();
-    const bytes = await sealBundle(encodeSnapshot({ exportedAt: new Date().toISOString(), catalog: snapshot }), key);
-    const counts = {
-      passwords: snapshot.passwords.length, repositories: snapshot.repositories.length, jobs: snapshot.jobs.length,
-      points: snapshot.points.length, settings: snapshot.settings.length, tokens: snapshot.tokens.length,
-    };
-    return { bytes, counts, keySource };
+    return { ...(await exportConfigBundle(catalog, key)), keySource };
   } finally {
     catalog.close();
   }
@@ -119,25 +109,6 @@ export async function runConfigExport(options: ConfigCliOptions & { out: string 
   return result;
 }
 
-/**
- * H for a bundle: the catalog first (a named bundle password this installation holds, checked
- * against the bundle's verifier), else the password. Never KMS.
- */
-async function bundleHash(header: Awaited<ReturnType<typeof parseBundleHeader>>, catalog: Catalog | undefined, options: ConfigCliOptions, io: Io): Promise<{ hash: Uint8Array; keySource: 'catalog' | 'password' }> {
-  const found = catalog === undefined ? undefined : await catalog.findPasswordHash(header.salt).catch((error: unknown) => {
-    if (!(error instanceof BunkerError)) throw error;
-    return undefined;
-  });
-  if (found !== undefined && sameKdfParams(found.kdf, header.kdf) && verifierMatches(await derivePasswordKeys(found.hash), header.verifier)) {
-    return { hash: found.hash, keySource: 'catalog' };
-  }
-  const password = await readPassword(io, options.passwordFile, { label: BUNDLE_LABEL, isNew: false });
-  if (password === undefined) {
-    throw new BunkerError('PASSWORD_REQUIRED', `${BUNDLE_LABEL} is encrypted: give its password (--password-file, BUNKER_PASSWORD_FILE, BUNKER_PASSWORD or the prompt)`);
-  }
-  return { hash: await derivePasswordHash(password, header.salt, header.kdf), keySource: 'password' };
-}
-
 export async function runConfigImport(options: ConfigCliOptions & { file: string }, io: Io): Promise<ImportSummary & { keySource: string }> {
   await loadWasmFromPackages();
   let bytes: Uint8Array;
@@ -146,11 +117,13 @@ export async function runConfigImport(options: ConfigCliOptions & { file: string
   } catch (error) {
     throw new BunkerError('NOT_FOUND', `cannot read ${options.file}: ${(error as { code?: string }).code ?? String(error)}`);
   }
-  const header = await parseBundleHeader(bytes, options.file);
   let catalog = await openProductCatalog(io, { create: false });
   try {
-    const { hash, keySource } = await bundleHash(header, catalog, options, io);
-    const content = parseSnapshot(await openBundle(bytes, header, hash, options.file), options.file);
+    const { content, keySource } = await openConfigBundle(bytes, {
+      label: options.file, catalog,
+      password: () => readPassword(io, options.passwordFile, { label: BUNDLE_LABEL, isNew: false }),
+      passwordHelp: `${BUNDLE_LABEL} is encrypted: give its password (--password-file, BUNKER_PASSWORD_FILE, BUNKER_PASSWORD or the prompt)`,
+    });
     // Only a bundle that opened creates the database: a refused import leaves no trace.
     catalog ??= (await openProductCatalog(io, { create: true }))!;
     const summary = await catalog.importSnapshot(content.catalog, { replace: options.replace === true });

@@ -4,10 +4,9 @@
  * password, without a password).
  */
 import { resolve } from 'node:path';
-import { type BackupResult, BunkerError, parseCompression } from '../../core/mod.ts';
-import { checkSeriesName } from '../../core/backup.ts';
+import { type BackupResult, BunkerError } from '../../core/mod.ts';
+import { defineJob, runnableJob } from '../../core/backup-job.ts';
 import type { CatalogJob } from '../../core/catalog/records.ts';
-import { checkCatalogName } from '../../core/catalog/records.ts';
 import { openProductCatalog, repositoryPath } from '../context.ts';
 import { formatTime } from '../format.ts';
 import type { Io } from '../io.ts';
@@ -28,26 +27,19 @@ export interface JobCliOptions {
 }
 
 export async function runJobCreate(options: JobCliOptions, io: Io): Promise<CatalogJob> {
-  const name = checkCatalogName('job', options.name);
   const sources = (options.source ?? []).map((p) => resolve(p));
   if (sources.length === 0) throw new BunkerError('USAGE', 'give at least one --source PATH');
-  const series = options.backupName ?? name;
-  checkSeriesName(series);
-  const compression = options.compression ?? 'zstd';
-  try {
-    parseCompression(compression);
-  } catch (error) {
-    throw new BunkerError('USAGE', (error as Error).message);
-  }
-  const encrypt = options.encrypt !== false;
-  if (options.password !== undefined && !encrypt) throw new BunkerError('USAGE', '--password and --no-encrypt exclude each other');
+  if (options.password !== undefined && options.encrypt === false) throw new BunkerError('USAGE', '--password and --no-encrypt exclude each other');
+  const definition = defineJob({
+    name: options.name, repository: repositoryPath(options, io.env), sources, excludes: options.exclude ?? [],
+    ...(options.backupName === undefined ? {} : { series: options.backupName }),
+    ...(options.password === undefined ? {} : { password: options.password }),
+    encrypt: options.encrypt !== false, compression: options.compression ?? 'zstd',
+  });
   const catalog = (await openProductCatalog(io, { create: true }))!;
   let job: CatalogJob;
   try {
-    job = catalog.createJob({
-      name, repository: repositoryPath(options, io.env), series, sources, excludes: [...(options.exclude ?? [])],
-      password: options.password ?? null, encrypt, compression,
-    });
+    job = catalog.createJob(definition);
   } finally {
     catalog.close();
   }
@@ -66,10 +58,7 @@ export async function runJobRun(options: JobCliOptions, io: Io): Promise<BackupR
   if (catalog === undefined) throw new BunkerError('NOT_FOUND', `no job named "${options.name}" (there is no product database yet)`);
   let job: CatalogJob;
   try {
-    job = catalog.getJob(options.name);
-    if (job.password !== null && !catalog.hasPassword(job.password)) {
-      throw new BunkerError('NOT_FOUND', `job "${job.name}" uses password "${job.password}", which was removed: create it again, or recreate the job`);
-    }
+    job = runnableJob(catalog, options.name);
   } finally {
     catalog.close();
   }

@@ -4,12 +4,10 @@
  * point's metadata, so a fresh install can restore with AWS credentials and no password.
  * Never applied to configuration bundles or self-backups.
  */
-import { BunkerError, checkKmsKey, type KmsKeyDescription } from '../../core/mod.ts';
-import { awsKmsClient } from '../../core/host/aws-kms-client.ts';
-import { parseKmsArn } from '../../core/kms/kms-client.ts';
+import { disableKms, describeKmsKey, enableKms, recheckKms } from '../../core/kms/kms-settings.ts';
 import { openProductCatalog } from '../context.ts';
 import type { Io } from '../io.ts';
-import { kmsCatalogWrapper, type KmsSettings, readKmsSettings, writeKmsSettings } from '../kms.ts';
+import { kmsClients, type KmsSettings, readKmsSettings } from '../kms.ts';
 import type { CommandSpec } from './spec.ts';
 
 export interface KmsCliOptions {
@@ -27,48 +25,22 @@ function describeSettings(settings: KmsSettings): string {
   return `${settings.keyArn} (account ${settings.accountId ?? 'unknown'}, region ${settings.region}${settings.endpoint === undefined ? '' : `, endpoint ${settings.endpoint}`})`;
 }
 
-async function describe(options: { keyId: string; region?: string; endpoint?: string }, io: Io): Promise<KmsKeyDescription> {
-  const region = options.region ?? parseKmsArn(options.keyId)?.region;
-  const client = awsKmsClient({ ...(region === undefined ? {} : { region }), ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }), env: io.env });
-  return checkKmsKey(client, options.keyId);
-}
-
 /** Checks the key (DescribeKey: exists, Enabled, SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT), then saves it. */
 export async function runKmsEnable(options: KmsCliOptions & { keyId: string }, io: Io): Promise<KmsSettings & { wrapped?: number }> {
-  const key = await describe(options, io);
+  const request = { keyId: options.keyId, ...(options.region === undefined ? {} : { region: options.region }), ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }) };
+  // Before the catalog is opened: a key that cannot be used leaves no trace.
+  const key = await describeKmsKey(request, kmsClients(io));
   const catalog = (await openProductCatalog(io, { create: true }))!;
-  // Points written under an earlier key keep naming it: restore must go on trusting it.
-  const earlier = readKmsSettings(catalog);
-  const trusted = [...new Set([...(earlier?.trustedKeyArns ?? (earlier === undefined ? [] : [earlier.keyArn])), key.keyArn])];
-  const settings: KmsSettings = {
-    enabled: true,
-    keyId: options.keyId,
-    keyArn: key.keyArn,
-    region: parseKmsArn(key.keyArn)?.region ?? options.region ?? 'unknown',
-    ...(key.accountId === undefined ? {} : { accountId: key.accountId }),
-    ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
-    checkedAt: new Date().toISOString(),
-    trustedKeyArns: trusted,
-  };
-  let wrapped: number | undefined;
+  let result: KmsSettings & { wrapped?: number };
   try {
-    writeKmsSettings(catalog, settings);
-    if (options.wrapExisting) {
-      // After the key check: every stored password version with no KMS copy yet gets one.
-      const wrap = (await kmsCatalogWrapper(io, catalog, 'KMS is enabled, but the hashes of existing passwords were not all encrypted under it'))!;
-      wrapped = 0;
-      for (const version of await catalog.passwordVersionsWithoutKms()) {
-        if (catalog.storePasswordKms(version.salt, await wrap(version))) wrapped++;
-      }
-    }
+    result = await enableKms(catalog, { ...request, wrapExisting: options.wrapExisting === true }, key, kmsClients(io));
   } finally {
     catalog.close();
   }
-  const result = wrapped === undefined ? settings : { ...settings, wrapped };
   if (options.json) io.out(JSON.stringify(result) + '\n');
   else {
-    io.out(`KMS enabled with key ${describeSettings(settings)}: every encrypted backup now also stores its password hash encrypted under this key (${NOT_FOR_BUNDLES})\n`);
-    if (wrapped !== undefined) io.out(`encrypted the hashes of ${wrapped} existing password version${wrapped === 1 ? '' : 's'} under this key\n`);
+    io.out(`KMS enabled with key ${describeSettings(result)}: every encrypted backup now also stores its password hash encrypted under this key (${NOT_FOR_BUNDLES})\n`);
+    if (result.wrapped !== undefined) io.out(`encrypted the hashes of ${result.wrapped} existing password version${result.wrapped === 1 ? '' : 's'} under this key\n`);
   }
   return result;
 }
@@ -77,11 +49,7 @@ export async function runKmsStatus(options: KmsCliOptions, io: Io): Promise<KmsS
   const catalog = await openProductCatalog(io, { create: false });
   try {
     let settings = readKmsSettings(catalog);
-    if (settings !== undefined && settings.enabled && options.check) {
-      await describe({ keyId: settings.keyArn, region: settings.region, ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }) }, io);
-      settings = { ...settings, checkedAt: new Date().toISOString() };
-      writeKmsSettings(catalog!, settings);
-    }
+    if (settings !== undefined && settings.enabled && options.check) settings = await recheckKms(catalog!, settings, kmsClients(io));
     const status = settings ?? { enabled: false as const };
     if (options.json) io.out(JSON.stringify(status) + '\n');
     else if (!status.enabled) io.out('KMS is not enabled\n');
@@ -95,9 +63,7 @@ export async function runKmsStatus(options: KmsCliOptions, io: Io): Promise<KmsS
 export async function runKmsDisable(options: KmsCliOptions, io: Io): Promise<void> {
   const catalog = await openProductCatalog(io, { create: false });
   try {
-    const settings = readKmsSettings(catalog);
-    if (settings === undefined || !settings.enabled) throw new BunkerError('NOT_FOUND', 'KMS is not enabled');
-    writeKmsSettings(catalog!, { ...settings, enabled: false });
+    disableKms(catalog);
   } finally {
     catalog?.close();
   }

@@ -4,8 +4,8 @@
  * hash H, sealed under the local master key. Nothing here prints a secret.
  */
 import { BunkerError, type KdfParams } from '../../core/mod.ts';
-import { derivePasswordVersion, type PasswordUsage } from '../../core/catalog/catalog.ts';
-import { checkCatalogName, isPasswordPurpose, PASSWORD_PURPOSES, type PasswordInfo, type PasswordPurpose } from '../../core/catalog/records.ts';
+import { createNamedPassword, describeNamedPassword, listNamedPasswords, type PointUse, removeNamedPassword, rotateNamedPassword } from '../../core/catalog/named-passwords.ts';
+import { PASSWORD_PURPOSES, type PasswordInfo } from '../../core/catalog/records.ts';
 import { catalogPath } from '../../core/host/catalog-home.ts';
 import { dataHome, openProductCatalog } from '../context.ts';
 import { formatTime } from '../format.ts';
@@ -15,6 +15,8 @@ import { readPassword } from '../password.ts';
 import { kmsCatalogWrapper } from '../kms.ts';
 import type { CommandSpec } from './spec.ts';
 
+export type { PointUse } from '../../core/catalog/named-passwords.ts';
+
 export interface PasswordCliOptions {
   readonly name?: string;
   readonly purpose?: string;
@@ -23,19 +25,6 @@ export interface PasswordCliOptions {
   readonly force?: boolean;
   readonly passwordFile?: string;
   readonly json?: boolean;
-}
-
-/** A point that used a password, as shown (no salt). */
-export interface PointUse {
-  readonly repository: string;
-  readonly pointId: string;
-  readonly series: string;
-  readonly createdAt: string;
-  readonly job: string | null;
-}
-
-function pointUses(usage: PasswordUsage): PointUse[] {
-  return usage.points.map((p) => ({ repository: p.repository, pointId: p.pointId, series: p.series, createdAt: p.createdAt, job: p.job }));
 }
 
 function kdfText(kdf: KdfParams): string {
@@ -51,21 +40,15 @@ async function newPassword(io: Io, options: PasswordCliOptions, label: string): 
 }
 
 export async function runPasswordCreate(options: PasswordCliOptions & { name: string }, io: Io): Promise<PasswordInfo> {
-  const name = checkCatalogName('password', options.name);
-  const purpose = options.purpose ?? 'backup';
-  if (!isPasswordPurpose(purpose)) throw new BunkerError('USAGE', `--purpose must be one of ${PASSWORD_PURPOSES.join(', ')}`);
   const kdf = parseKdfOption(options.kdf);
   const catalog = (await openProductCatalog(io, { create: true }))!;
   try {
-    // Before asking for anything: a taken name is known at once.
-    if (catalog.hasPassword(name)) throw new BunkerError('ALREADY_EXISTS', `a password named "${name}" already exists (rotate it with "bunker password rotate")`);
-    const password = await newPassword(io, options, `password "${name}"`);
-    const version = await derivePasswordVersion(password, kdf);
     // While KMS is enabled the new hash is also kept encrypted under the KMS key; if KMS cannot
     // be used, nothing is stored.
-    const wrap = await kmsCatalogWrapper(io, catalog, `password "${name}" was not created (nothing stored)`);
-    const kms = wrap === undefined ? undefined : await wrap(version);
-    const info = await catalog.createPassword({ name, purpose: purpose as PasswordPurpose, description: options.description ?? '', version, ...(kms === undefined ? {} : { kms }) });
+    const wrap = await kmsCatalogWrapper(io, catalog, `password "${options.name}" was not created (nothing stored)`);
+    const info = await createNamedPassword(catalog, {
+      name: options.name, purpose: options.purpose ?? 'backup', ...(options.description === undefined ? {} : { description: options.description }), ...(kdf === undefined ? {} : { kdf }),
+    }, () => newPassword(io, options, `password "${options.name}"`), wrap);
     if (options.json) io.out(JSON.stringify(info) + '\n');
     else io.out(`created ${info.purpose} password "${info.name}": its hash is kept, encrypted, in ${catalogPath(dataHome(io.env))}; the password itself is not stored\n`);
     return info;
@@ -78,7 +61,7 @@ export async function runPasswordList(options: PasswordCliOptions, io: Io): Prom
   const catalog = await openProductCatalog(io, { create: false });
   let list: (PasswordInfo & { jobs: readonly string[] })[] = [];
   try {
-    if (catalog !== undefined) list = catalog.listPasswords().map((info) => ({ ...info, jobs: catalog.describePassword(info.name).usage.jobs }));
+    list = listNamedPasswords(catalog);
   } finally {
     catalog?.close();
   }
@@ -95,13 +78,12 @@ export async function runPasswordList(options: PasswordCliOptions, io: Io): Prom
   return list;
 }
 
-export async function runPasswordShow(options: PasswordCliOptions & { name: string }, io: Io): Promise<PasswordInfo & { jobs: readonly string[]; points: PointUse[] }> {
+export async function runPasswordShow(options: PasswordCliOptions & { name: string }, io: Io): Promise<PasswordInfo & { jobs: readonly string[]; points: readonly PointUse[] }> {
   const catalog = await openProductCatalog(io, { create: false });
   if (catalog === undefined) throw new BunkerError('NOT_FOUND', 'no stored password has that name (there is no product database yet)');
-  let shown: PasswordInfo & { jobs: readonly string[]; points: PointUse[] };
+  let shown: PasswordInfo & { jobs: readonly string[]; points: readonly PointUse[] };
   try {
-    const { info, usage } = catalog.describePassword(options.name);
-    shown = { ...info, jobs: usage.jobs, points: pointUses(usage) };
+    shown = describeNamedPassword(catalog, options.name);
   } finally {
     catalog.close();
   }
@@ -126,12 +108,10 @@ export async function runPasswordRotate(options: PasswordCliOptions & { name: st
   const catalog = await openProductCatalog(io, { create: false });
   if (catalog === undefined) throw new BunkerError('NOT_FOUND', 'no stored password has that name (there is no product database yet)');
   try {
-    const before = catalog.describePassword(options.name).info;
-    const password = await newPassword(io, options, `password "${options.name}"`);
-    const current = before.versions.find((v) => v.version === before.currentVersion)!;
-    const version = await derivePasswordVersion(password, kdf ?? current.kdf);
-    const wrap = await kmsCatalogWrapper(io, catalog, `password "${before.name}" was not rotated (nothing stored)`);
-    const info = await catalog.addPasswordVersion(options.name, version, wrap === undefined ? undefined : await wrap(version));
+    const wraps = await kmsCatalogWrapper(io, catalog, `password "${options.name}" was not rotated (nothing stored)`);
+    const info = await rotateNamedPassword(catalog, options.name, () => newPassword(io, options, `password "${options.name}"`), {
+      ...(kdf === undefined ? {} : { kdf }), wrap: () => wraps,
+    });
     if (options.json) {
       io.out(JSON.stringify(info) + '\n');
     } else {
@@ -147,13 +127,12 @@ export async function runPasswordRotate(options: PasswordCliOptions & { name: st
   }
 }
 
-export async function runPasswordRemove(options: PasswordCliOptions & { name: string }, io: Io): Promise<{ name: string; versions: number; jobs: readonly string[]; points: PointUse[] }> {
+export async function runPasswordRemove(options: PasswordCliOptions & { name: string }, io: Io): Promise<{ name: string; versions: number; jobs: readonly string[]; points: readonly PointUse[] }> {
   const catalog = await openProductCatalog(io, { create: false });
   if (catalog === undefined) throw new BunkerError('NOT_FOUND', 'no stored password has that name (there is no product database yet)');
-  let removed: { name: string; versions: number; jobs: readonly string[]; points: PointUse[] };
+  let removed: { name: string; versions: number; jobs: readonly string[]; points: readonly PointUse[] };
   try {
-    const { info, usage } = catalog.removePassword(options.name, options.force === true);
-    removed = { name: info.name, versions: info.versions.length, jobs: usage.jobs, points: pointUses(usage) };
+    removed = removeNamedPassword(catalog, options.name, options.force === true);
   } finally {
     catalog.close();
   }

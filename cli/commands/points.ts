@@ -1,3 +1,4 @@
+import { type PointSummary, summarizePoint } from '../../core/browse.ts';
 import { openRepository } from '../context.ts';
 import { formatBytes, formatTime } from '../format.ts';
 import type { Io } from '../io.ts';
@@ -9,29 +10,9 @@ export interface PointsOptions {
   readonly json?: boolean;
 }
 
-export interface PointSummary {
-  readonly id: string;
-  readonly name: string;
-  readonly createdAt: string;
-  readonly parent: string | null;
-  readonly encrypted: boolean;
-  readonly files: number;
-  readonly bytes: number;
-  readonly bytesAdded: number;
-}
-
 export async function runPoints(options: PointsOptions, io: Io): Promise<PointSummary[]> {
   const repo = await openRepository(options, io);
-  const points = (await repo.listPoints(options.name)).map(({ body }) => ({
-    id: body.id,
-    name: body.series,
-    createdAt: body.createdAt,
-    parent: body.parent,
-    encrypted: body.encryption !== null,
-    files: body.stats.files,
-    bytes: body.stats.bytes,
-    bytesAdded: body.stats.bytesAdded,
-  }));
+  const points = (await repo.listPoints(options.name)).map(summarizePoint);
   if (options.json) {
     io.out(JSON.stringify(points) + '\n');
   } else if (points.length === 0) {

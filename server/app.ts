@@ -13,6 +13,14 @@ import { newApiApp } from './openapi.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerStorageRoutes } from './routes/storage.ts';
+import { registerRepositoryRoutes } from './routes/repositories.ts';
+import { registerPointRoutes } from './routes/points.ts';
+import { registerRestoreRoutes } from './routes/restore.ts';
+import { registerCheckRoutes } from './routes/check.ts';
+import { registerPasswordRoutes } from './routes/passwords.ts';
+import { registerKmsRoutes } from './routes/kms.ts';
+import { registerBundleRoutes } from './routes/bundle.ts';
+import { registerBackupJobRoutes } from './routes/backup-jobs.ts';
 
 export const API_VERSION = 'v1';
 
@@ -63,6 +71,14 @@ export function createApp(deps: ServerDeps) {
   registerHealthRoutes(app);
   registerJobRoutes(app);
   registerStorageRoutes(app);
+  registerRepositoryRoutes(app);
+  registerPointRoutes(app);
+  registerRestoreRoutes(app);
+  registerCheckRoutes(app);
+  registerPasswordRoutes(app);
+  registerKmsRoutes(app);
+  registerBundleRoutes(app);
+  registerBackupJobRoutes(app);
 
   app.doc31('/v1/openapi.json', {
     openapi: '3.1.0',

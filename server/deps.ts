@@ -5,6 +5,7 @@
  */
 import type { Catalog, Repository, RestoreSink, Source, Storage } from '../core/mod.ts';
 import type { TokenScope } from '../core/catalog/records.ts';
+import type { KmsClientMaker } from '../core/kms/kms-settings.ts';
 import type { JobManager } from './jobs.ts';
 
 /** The repositories a server holds, by name (catalog-name rules: letters, digits, . _ @ : + -). */
@@ -35,6 +36,8 @@ export interface ServerDeps {
   readonly repositories: RepositoryHost;
   readonly files: FileHost;
   readonly jobs: JobManager;
+  /** KMS clients with the server's AWS credentials (PUT /v1/kms, backups and restores while KMS is set). */
+  readonly kms: KmsClientMaker;
   /** Largest JSON request body accepted (streamed upload routes are not bounded by it). */
   readonly maxBodyBytes: number;
   /** Largest object a client may store over the storage API (default 64 MiB; packs are 16 MiB). */

@@ -9,6 +9,7 @@ import { BunkerError, type Catalog, Repository } from '../core/mod.ts';
 import { DirectoryStorage } from '../core/host/directory-storage.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
 import { fsSource } from '../core/host/fs-source.ts';
+import { awsKmsClient } from '../core/host/aws-kms-client.ts';
 import { defaultWorkerCount, workerCodecPool } from '../core/host/worker-codec-pool.ts';
 import { isCatalogName } from '../core/catalog/records.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
@@ -25,6 +26,8 @@ export interface HostOptions {
   readonly maxBodyBytes?: number;
   readonly maxObjectBytes?: number;
   readonly log?: (line: string) => void;
+  /** The environment KMS clients read (AWS_ENDPOINT_URL_KMS, for messages); default: the process's. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 export function checkRepositoryName(name: string): string {
@@ -34,8 +37,11 @@ export function checkRepositoryName(name: string): string {
 
 export function directoryRepositories(root: string, workers = defaultWorkerCount()): RepositoryHost {
   const location = (name: string) => join(root, checkRepositoryName(name));
+  // One pool of codec threads for every repository and request: a pool per open would start
+  // new threads on each request and never stop them.
+  let shared: Repository['codecs'] | undefined;
   const withWorkers = (repo: Repository): Repository => {
-    if (workers > 0) repo.codecs = workerCodecPool({ workers, native: true, inline: repo.codecs });
+    if (workers > 0) repo.codecs = shared ??= workerCodecPool({ workers, native: true, inline: repo.codecs });
     return repo;
   };
   return {
@@ -109,6 +115,7 @@ export async function serverDeps(options: HostOptions): Promise<ServerDeps> {
     repositories: directoryRepositories(options.reposRoot, options.workers),
     files: await fileHost(options.restoreRoots),
     jobs: new JobManager(),
+    kms: (kms) => awsKmsClient({ ...kms, ...(options.env === undefined ? {} : { env: options.env }) }),
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     ...(options.maxObjectBytes ? { maxObjectBytes: options.maxObjectBytes } : {}),
     log: options.log ?? (() => undefined),

@@ -29,6 +29,7 @@ export async function runServe(options: ServeOptions, io: Io): Promise<void> {
     ...(workers === undefined ? {} : { workers }),
     ...(options.maxBody ? { maxBodyBytes: options.maxBody } : {}),
     log: (line) => io.err(`${new Date().toISOString()} ${line}\n`),
+    env: io.env,
   });
   const app = createApp(deps);
   const listening = await listen(app.fetch, {

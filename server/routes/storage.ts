@@ -11,6 +11,7 @@ import { BunkerError, isBunkerError } from '../../core/mod.ts';
 import { isStorageKey, type Storage } from '../../core/storage/storage.ts';
 import type { AppEnv } from '../deps.ts';
 import { apiRoute, NameSchema, z, type ApiApp } from '../openapi.ts';
+import { readBody } from '../request-body.ts';
 
 export const DEFAULT_MAX_OBJECT_BYTES = 64 * 1024 * 1024;
 
@@ -104,40 +105,6 @@ function maxObjectBytes(c: Context<AppEnv>): number {
   return c.var.deps.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
 }
 
-/** The request body, read chunk by chunk so an oversized one is refused before it is all in memory. */
-async function readBody(c: Context<AppEnv>, limit: number): Promise<Uint8Array> {
-  const tooLarge = () => new BunkerError('TOO_LARGE', `an object may be at most ${limit} bytes`);
-  const declaredHeader = c.req.header('content-length');
-  const declared = declaredHeader === undefined ? undefined : Number(declaredHeader);
-  if (declared !== undefined && declared > limit) throw tooLarge();
-  const body = c.req.raw.body;
-  if (body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  // A connection that drops mid-upload must not store a truncated object.
-  if (declared !== undefined && Number.isFinite(declared) && total !== declared) {
-    throw new BunkerError('USAGE', `the upload ended after ${total} of ${declared} bytes`);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
-
 function parseRange(header: string, limit: number): { first: number; length: number } {
   const match = /^bytes=(\d{1,15})-(\d{1,15})$/.exec(header.trim());
   if (match === null) throw new BunkerError('USAGE', 'Range must be one range, bytes=FIRST-LAST');
@@ -160,7 +127,7 @@ export function registerStorageRoutes(app: ApiApp): void {
     const { name, key: rawKey } = c.req.valid('param');
     const key = objectKey(rawKey);
     const storage = storageOf(c, name);
-    const data = await readBody(c, maxObjectBytes(c));
+    const data = await readBody(c, maxObjectBytes(c), 'an object');
     if (await storageCall(c, 'write', key, () => storage.put(key, data))) return c.json({ created: true as const }, 201);
     const existing = await storageCall(c, 'read', key, () => storage.get(key));
     return c.json({ created: false as const, sha256: await sha256Hex(existing) }, 200);

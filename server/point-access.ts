@@ -2,7 +2,7 @@
  * Opening a repository and a point for a request. A point's key comes only from the server's
  * own sources, in the CLI's restore order: the catalog's stored hashes, then AWS KMS (with the
  * keys ever enabled here trusted); never a password in a request. Without one the answer is
- * PASSWORD_REQUIRED, saying which named password to create on the server.
+ * PASSWORD_REQUIRED, saying how the server can get one.
  */
 import type { Context } from 'hono';
 import { BunkerError, CatalogKeyResolver, PasswordKeyResolver, type Repository, type UnlockedPoint } from '../core/mod.ts';
@@ -28,11 +28,12 @@ export function serverKeyResolver(deps: ServerDeps): PasswordKeyResolver {
       return found;
     },
   };
-  const howTo = 'create its named password on the server (POST /v1/passwords, or bunker password create NAME with the server\'s BUNKER_HOME)';
   return new PasswordKeyResolver(async ({ series, isNew }) => {
+    // A named password created now has a new salt: it opens new points, never an existing one.
     throw new BunkerError('PASSWORD_REQUIRED', isNew
-      ? `a new encrypted backup "${series}" needs a named password: ${howTo}, and give it to the job`
-      : `backup "${series}" is encrypted and this server holds no key for it: ${howTo}`);
+      ? `a new encrypted backup "${series}" needs a named password on the server: create one (POST /v1/passwords) and give it to the job`
+      : `backup "${series}" is encrypted and this server holds no key for it: its password hash is in none of the server's named passwords ` +
+        '(import the configuration bundle of the machine that made it, POST /v1/bundle/import), and AWS KMS did not supply it');
   }, [catalog, kmsStep]);
 }
 

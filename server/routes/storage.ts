@@ -162,7 +162,9 @@ export function registerStorageRoutes(app: ApiApp): void {
     }
     return c.body(bytes as Uint8Array<ArrayBuffer>, 206, { ...OCTETS, 'content-range': `bytes ${first}-${first + bytes.length - 1}/*` }) as never;
   });
-  app.openAPIRegistry.registerPath(head);
+  // Documented only (Hono answers HEAD with the GET handler): without its middleware, which is no OpenAPI member.
+  const { middleware: _middleware, ...documented } = head as typeof head & { middleware?: unknown };
+  app.openAPIRegistry.registerPath(documented);
 
   app.openapi(list, async (c) => {
     const { name } = c.req.valid('param');

@@ -48,6 +48,11 @@ export const JobIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'a job id is 32 he
 
 type RouteConfig = Parameters<typeof createRoute>[0];
 
+/** A JSON request body of `schema` (give it `.strict()`, so an unknown field is 400). */
+export function jsonBody<T extends z.ZodType>(schema: T, required = true) {
+  return { required, content: { 'application/json': { schema } } };
+}
+
 /**
  * An authenticated route needing `scope`. The scope is in the document too
  * (`x-bunker-scope`), so a client sees which token each route takes.

@@ -1,6 +1,7 @@
 /** Raw request bodies (uploads) that are not JSON, so not under app.ts's JSON body limit. */
 import type { Context } from 'hono';
 import { BunkerError } from '../core/mod.ts';
+import { concatBytes } from '../core/format/bytes.ts';
 import type { AppEnv } from './deps.ts';
 
 /** The request body, read chunk by chunk so an oversized one is refused before it is all in memory. */
@@ -28,11 +29,5 @@ export async function readBody(c: Context<AppEnv>, limit: number, what: string):
   if (declared !== undefined && Number.isFinite(declared) && total !== declared) {
     throw new BunkerError('USAGE', `the upload ended after ${total} of ${declared} bytes`);
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return concatBytes(...chunks);
 }

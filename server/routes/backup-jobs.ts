@@ -12,7 +12,7 @@ import { namedBackupPassword } from '../../core/catalog/named-passwords.ts';
 import { kmsBackupOptionFor, readKmsSettings } from '../../core/kms/kms-settings.ts';
 import type { AppEnv, RepositoryHost } from '../deps.ts';
 import { serverKeyResolver } from '../point-access.ts';
-import { apiRoute, NameSchema, z, type ApiApp } from '../openapi.ts';
+import { apiRoute, jsonBody, NameSchema, z, type ApiApp } from '../openapi.ts';
 import { JobSchema } from './jobs.ts';
 import { SeriesSchema } from './points.ts';
 
@@ -44,23 +44,16 @@ const list = apiRoute('read', {
 const create = apiRoute('admin', {
   method: 'post', path: '/v1/backup-jobs', summary: 'Save a backup job: server paths into one of the server\'s repositories',
   request: {
-    body: {
-      required: true,
-      content: {
-        'application/json': {
-          schema: z.object({
-            name: NameSchema,
-            sources: z.array(AbsolutePath).min(1).max(100),
-            repo: NameSchema.openapi({ description: 'a repository on this server (POST /v1/repos creates one)' }),
-            password: NameSchema.optional().openapi({ description: 'a named backup password (POST /v1/passwords); required unless encrypt is false' }),
-            exclude: z.array(z.string().min(1).max(1024)).max(1000).optional().openapi({ description: 'globs to skip; without "/" they match names anywhere' }),
-            encrypt: z.boolean().optional(),
-            series: SeriesSchema.optional().openapi({ description: 'the backup name its points get (default: the job\'s name)' }),
-            compression: z.string().max(16).optional().openapi({ description: 'zstd (default), zstd:LEVEL (1-19) or none' }),
-          }).strict(),
-        },
-      },
-    },
+    body: jsonBody(z.object({
+      name: NameSchema,
+      sources: z.array(AbsolutePath).min(1).max(100),
+      repo: NameSchema.openapi({ description: 'a repository on this server (POST /v1/repos creates one)' }),
+      password: NameSchema.optional().openapi({ description: 'a named backup password (POST /v1/passwords); required unless encrypt is false' }),
+      exclude: z.array(z.string().min(1).max(1024)).max(1000).optional().openapi({ description: 'globs to skip; without "/" they match names anywhere' }),
+      encrypt: z.boolean().optional(),
+      series: SeriesSchema.optional().openapi({ description: 'the backup name its points get (default: the job\'s name)' }),
+      compression: z.string().max(16).optional().openapi({ description: 'zstd (default), zstd:LEVEL (1-19) or none' }),
+    }).strict()),
   },
   responses: {
     201: { description: 'saved', content: { 'application/json': { schema: BackupJobSchema } } },

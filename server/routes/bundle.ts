@@ -9,7 +9,7 @@ import type { BundleKey } from '../../core/bundle.ts';
 import { derivePasswordVersion } from '../../core/catalog/catalog.ts';
 import { exportConfigBundle, namedBundleKey, openConfigBundle } from '../../core/config-bundle.ts';
 import { readBody } from '../request-body.ts';
-import { apiRoute, NameSchema, z, type ApiApp } from '../openapi.ts';
+import { apiRoute, jsonBody, NameSchema, z, type ApiApp } from '../openapi.ts';
 import { KdfSchema, kdfParams } from './kdf.ts';
 
 /** Larger than any real configuration (a bundle is a few KiB per password and job). */
@@ -21,18 +21,11 @@ const counts = { passwords: z.number().int(), repositories: z.number().int(), jo
 const exportRoute = apiRoute('admin', {
   method: 'post', path: '/v1/bundle/export', summary: 'The whole configuration as an encrypted bundle file',
   request: {
-    body: {
-      required: true,
-      content: {
-        'application/json': {
-          schema: z.object({
-            password: z.string().min(1).max(1024).optional().openapi({ description: 'a new password for the bundle (never echoed)' }),
-            passwordName: NameSchema.optional().openapi({ description: 'instead: a named bundle password stored here (purpose bundle)' }),
-            kdf: KdfSchema.optional(),
-          }).strict(),
-        },
-      },
-    },
+    body: jsonBody(z.object({
+      password: z.string().min(1).max(1024).optional().openapi({ description: 'a new password for the bundle (never echoed)' }),
+      passwordName: NameSchema.optional().openapi({ description: 'instead: a named bundle password stored here (purpose bundle)' }),
+      kdf: KdfSchema.optional(),
+    }).strict()),
   },
   responses: { 200: { description: 'the bundle file (FORMAT.md §14)', content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } } },
 });

@@ -1,14 +1,14 @@
 /** Checking a repository (bunker check), as a job whose result is the check report. */
 import { checkRepository } from '../../core/mod.ts';
 import { serverKeyResolver } from '../point-access.ts';
-import { apiRoute, NameSchema, z, type ApiApp } from '../openapi.ts';
+import { apiRoute, jsonBody, NameSchema, z, type ApiApp } from '../openapi.ts';
 import { JobSchema } from './jobs.ts';
 
 const check = apiRoute('backup', {
   method: 'post', path: '/v1/repos/{name}/check', summary: 'Verify the repository as a job (readData: also read and authenticate every chunk)',
   request: {
     params: z.object({ name: NameSchema }),
-    body: { required: false, content: { 'application/json': { schema: z.object({ readData: z.boolean().optional() }).strict() } } },
+    body: jsonBody(z.object({ readData: z.boolean().optional() }).strict(), false),
   },
   responses: {
     202: {

@@ -4,7 +4,7 @@
  * with KMS (DescribeKey) before it is saved, with the server's own AWS credentials.
  */
 import { describeKmsKey, disableKms, enableKms, readKmsSettings } from '../../core/kms/kms-settings.ts';
-import { apiRoute, z, type ApiApp } from '../openapi.ts';
+import { apiRoute, jsonBody, z, type ApiApp } from '../openapi.ts';
 
 const SettingsSchema = z.object({
   enabled: z.boolean(),
@@ -25,19 +25,12 @@ const show = apiRoute('admin', {
 const put = apiRoute('admin', {
   method: 'put', path: '/v1/kms', summary: 'Check a KMS key (exists, enabled, symmetric, ENCRYPT_DECRYPT) and use it for every encrypted backup',
   request: {
-    body: {
-      required: true,
-      content: {
-        'application/json': {
-          schema: z.object({
-            keyId: z.string().min(1).max(2048).openapi({ description: 'key id, key ARN, alias/NAME or alias ARN' }),
-            region: z.string().regex(/^[a-z0-9-]{1,64}$/, 'a region is like us-east-1').optional(),
-            endpoint: z.string().max(2048).regex(/^https?:\/\/[^\s]+$/i, 'an endpoint is an http(s) URL').optional().openapi({ description: 'a KMS-compatible endpoint URL (default: AWS\'s)' }),
-            wrapExisting: z.boolean().optional().openapi({ description: 'also encrypt under the key the hashes of the named passwords already stored' }),
-          }).strict(),
-        },
-      },
-    },
+    body: jsonBody(z.object({
+      keyId: z.string().min(1).max(2048).openapi({ description: 'key id, key ARN, alias/NAME or alias ARN' }),
+      region: z.string().regex(/^[a-z0-9-]{1,64}$/, 'a region is like us-east-1').optional(),
+      endpoint: z.string().max(2048).regex(/^https?:\/\/[^\s]+$/i, 'an endpoint is an http(s) URL').optional().openapi({ description: 'a KMS-compatible endpoint URL (default: AWS\'s)' }),
+      wrapExisting: z.boolean().optional().openapi({ description: 'also encrypt under the key the hashes of the named passwords already stored' }),
+    }).strict()),
   },
   responses: {
     200: { description: 'enabled', content: { 'application/json': { schema: SettingsSchema } } },

@@ -8,7 +8,7 @@ import { createNamedPassword, describeNamedPassword, listNamedPasswords, removeN
 import { PASSWORD_PURPOSES } from '../../core/catalog/records.ts';
 import { kmsCatalogWrapper, readKmsSettings } from '../../core/kms/kms-settings.ts';
 import type { AppEnv } from '../deps.ts';
-import { apiRoute, NameSchema, z, type ApiApp } from '../openapi.ts';
+import { apiRoute, jsonBody, NameSchema, z, type ApiApp } from '../openapi.ts';
 import { KdfSchema, kdfParams } from './kdf.ts';
 
 const PasswordSchema = z.object({
@@ -30,12 +30,11 @@ const DescribedSchema = ListedSchema.extend({ points: z.array(PointUseSchema).re
 const SecretSchema = z.string().min(1).max(1024).openapi({ description: 'the password itself: only ever in a request body, never echoed' });
 
 const params = z.object({ name: NameSchema });
-const json = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 
 const create = apiRoute('admin', {
   method: 'post', path: '/v1/passwords', summary: 'Store a named password (its hash, encrypted; never the password)',
   request: {
-    body: json(z.object({
+    body: jsonBody(z.object({
       name: NameSchema, purpose: z.enum(PASSWORD_PURPOSES).optional(), description: z.string().max(1000).optional(), password: SecretSchema, kdf: KdfSchema.optional(),
     }).strict()),
   },
@@ -54,7 +53,7 @@ const show = apiRoute('admin', {
 });
 const rotate = apiRoute('admin', {
   method: 'post', path: '/v1/passwords/{name}/rotate', summary: 'A new value for future points; earlier points stay restorable',
-  request: { params, body: json(z.object({ password: SecretSchema, kdf: KdfSchema.optional() }).strict()) },
+  request: { params, body: jsonBody(z.object({ password: SecretSchema, kdf: KdfSchema.optional() }).strict()) },
   responses: { 200: { description: 'the password, at its new version', content: { 'application/json': { schema: PasswordSchema } } } },
 });
 const remove = apiRoute('admin', {

@@ -1,6 +1,6 @@
 /** The server's repositories: list, create (init), describe. */
 import { isBunkerError } from '../../core/mod.ts';
-import { apiRoute, NameSchema, z, type ApiApp } from '../openapi.ts';
+import { apiRoute, jsonBody, NameSchema, z, type ApiApp } from '../openapi.ts';
 
 export const RepositorySchema = z.object({
   name: z.string(),
@@ -25,7 +25,7 @@ const list = apiRoute('read', {
 });
 const create = apiRoute('backup', {
   method: 'post', path: '/v1/repos', summary: 'Create a repository (bunker init)',
-  request: { body: { required: true, content: { 'application/json': { schema: z.object({ name: NameSchema }).strict() } } } },
+  request: { body: jsonBody(z.object({ name: NameSchema }).strict()) },
   responses: {
     201: { description: 'created', content: { 'application/json': { schema: RepositorySchema } } },
     409: { description: 'a repository with that name exists (ALREADY_EXISTS)' },

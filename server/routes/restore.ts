@@ -7,7 +7,7 @@ import { BunkerError, openFile, restore } from '../../core/mod.ts';
 import { pointSource } from '../../core/point-source.ts';
 import { tarStream } from '../../core/tar-writer.ts';
 import { unlockPoint } from '../point-access.ts';
-import { apiRoute, NameSchema, PointIdSchema, z, type ApiApp } from '../openapi.ts';
+import { apiRoute, jsonBody, NameSchema, PointIdSchema, z, type ApiApp } from '../openapi.ts';
 import { JobSchema } from './jobs.ts';
 import { EntryPathSchema, SeriesSchema } from './points.ts';
 
@@ -18,17 +18,10 @@ const restoreToPath = apiRoute('admin', {
   method: 'post', path: '/v1/repos/{name}/points/{id}/restore', summary: 'Restore the point into a directory on the server (below a --restore-root), as a job',
   request: {
     params, query: z.object({ series: SeriesSchema.optional() }),
-    body: {
-      required: true,
-      content: {
-        'application/json': {
-          schema: z.object({
-            target: z.string().min(1).max(4096).openapi({ description: 'a directory below one of the server\'s restore roots (relative: below the first)' }),
-            include: z.array(EntryPathSchema).max(1000).optional().openapi({ description: 'restore only these paths (and what is below them)' }),
-          }).strict(),
-        },
-      },
-    },
+    body: jsonBody(z.object({
+      target: z.string().min(1).max(4096).openapi({ description: 'a directory below one of the server\'s restore roots (relative: below the first)' }),
+      include: z.array(EntryPathSchema).max(1000).optional().openapi({ description: 'restore only these paths (and what is below them)' }),
+    }).strict()),
   },
   responses: {
     202: { description: 'the restore job; its result is the restore summary', content: { 'application/json': { schema: z.object({ job: JobSchema }) } } },

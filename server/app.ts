@@ -10,6 +10,7 @@ import { authenticate } from './auth.ts';
 import type { ServerDeps } from './deps.ts';
 import { errorResponse } from './http-errors.ts';
 import { newApiApp } from './openapi.ts';
+import { registerBackupRoutes } from './routes/backups.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerStorageRoutes } from './routes/storage.ts';
@@ -70,6 +71,7 @@ export function createApp(deps: ServerDeps) {
 
   registerHealthRoutes(app);
   registerJobRoutes(app);
+  registerBackupRoutes(app);
   registerStorageRoutes(app);
   registerRepositoryRoutes(app);
   registerPointRoutes(app);

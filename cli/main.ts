@@ -33,7 +33,8 @@ const EXIT_CODE_LIST = ([[EXIT_OK, 'ok'], [EXIT_INTERNAL, 'internal error'], [EX
 const EPILOGUE = `Exit codes: ${EXIT_CODE_LIST}.
 Passwords: --password-file FILE, BUNKER_PASSWORD_FILE, BUNKER_PASSWORD, or a prompt on a terminal; --password NAME names a stored one.
 Restore finds a point's key in this order: the product database (no prompt), AWS KMS (bunker kms), then the password.
-Repository: --repo DIR, BUNKER_REPO, or BUNKER_HOME/repository (BUNKER_HOME defaults to the user's data directory).`;
+Repository: --repo DIR, BUNKER_REPO, or BUNKER_HOME/repository (BUNKER_HOME defaults to the user's data directory);
+--repo http(s)://HOST:PORT/v1/repos/NAME keeps it on a bunker server (encrypted here; token: --token, BUNKER_TOKEN_FILE, BUNKER_TOKEN).`;
 
 /** Runs the CLI with `args`; returns the exit code. Errors are printed, never thrown. */
 export async function main(args: readonly string[], io: Io = processIo()): Promise<number> {
@@ -56,7 +57,7 @@ export async function main(args: readonly string[], io: Io = processIo()): Promi
   let cli = yargs([...args])
     .scriptName('bunker')
     .usage('$0 <command> [options]')
-    .option('repo', { type: 'string', global: true, describe: 'repository directory' })
+    .option('repo', { type: 'string', global: true, describe: 'repository directory, or http(s)://HOST:PORT/v1/repos/NAME on a bunker server' })
     .option('password-file', { type: 'string', global: true, describe: 'read the password from this file' })
     .option('token', { type: 'string', global: true, describe: 'API token for a bunker server (or BUNKER_TOKEN_FILE, BUNKER_TOKEN)' })
     .option('json', { type: 'boolean', global: true, default: false, describe: 'machine-readable output' })

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer } from 'node:net';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BunkerError, HttpStorage, Repository } from '../core/mod.ts';
 import { testServer, type TestServer } from './server-kit.ts';
@@ -186,7 +186,7 @@ test('malformed keys are 400 UNSAFE_PATH on every object route; a bad repository
 
 test('a missing object is 404 NOT_FOUND (whole and ranged)', async () => {
   await using server = await testServer();
-  for (const headers of [{}, { range: 'bytes=0-9' }]) {
+  for (const headers of [{}, { range: 'bytes=0-9' }] as Record<string, string>[]) {
     const res = await server.request(enc('points/' + 'a'.repeat(64)), { scope: 'read', headers });
     assert.is(res.status, 404);
     assert.is(await errorCode(res), 'NOT_FOUND');
@@ -214,6 +214,20 @@ test('an upload over the object limit is 413 TOO_LARGE (declared length, or coun
   assert.ok(pulled < 10, `stopped reading early (${pulled} chunks pulled)`);
   assert.equal((await files(join(server.reposRoot, 'r1'))).filter((f) => !f.startsWith('tmp/')), ['packs/ab/ab0001']);
   assert.equal((await files(join(server.reposRoot, 'r1'))).filter((f) => f.startsWith('tmp/')), [], 'no staging leftovers');
+});
+
+test('a storage failure is 503 STORAGE_FAILED naming the key, not the server\'s paths (those go to its log)', async () => {
+  await using server = await testServer();
+  // A file where the repository directory belongs: every write there fails.
+  await mkdir(server.reposRoot, { recursive: true });
+  await writeFile(join(server.reposRoot, 'r1'), 'not a directory');
+  const res = await put(server, PACK, text('x'));
+  assert.is(res.status, 503);
+  const body = (await res.json()) as { error: { code: string; message: string; object?: string } };
+  assert.is(body.error.code, 'STORAGE_FAILED');
+  assert.is(body.error.object, PACK);
+  assert.not.ok(body.error.message.includes(server.reposRoot), body.error.message);
+  assert.ok(server.log.some((line) => line.includes(`could not write ${PACK}`) && line.includes(server.reposRoot)), 'the detail is in the server log');
 });
 
 test('the OpenAPI document describes the storage routes with their scopes', async () => {

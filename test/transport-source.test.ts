@@ -80,6 +80,35 @@ test('backup and restore through bunker serve: the restored tree is exact, and t
   assert.is(restored.code, 0, restored.stderr);
   assert.equal(await snapshotTree(join(target, 'src')), await snapshotTree(src));
 
+  // The other repository commands take the URL too.
+  const ls = await runCli(['ls', 'latest', 'src', '--repo', url, '--password-file', passwordFile], { env });
+  assert.is(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, `notes-${MARKER}.txt`);
+  const found = await runCli(['find', '*.sh', '--repo', url, '--password-file', passwordFile], { env });
+  assert.is(found.code, 0, found.stderr);
+  assert.match(found.stdout, 'src/script.sh');
+  const dumped = await runCli(['dump', 'latest', 'src/data/random.bin', '--repo', url, '--password-file', passwordFile], { env });
+  assert.is(dumped.code, 0, dumped.stderr);
+  assert.equal(dumped.stdoutBytes, pseudoRandomBytes(300_000, 11));
+  const init = await runCli(['init', '--repo', `${server.url}/v1/repos/fresh/`, '--json'], { env });
+  assert.is(init.code, 0, init.stderr);
+  assert.is((JSON.parse(init.stdout) as { path: string }).path, `${server.url}/v1/repos/fresh`);
+  const empty = await runCli(['points', '--repo', `${server.url}/v1/repos/fresh`, '--json'], { env });
+  assert.equal(JSON.parse(empty.stdout), []);
+  // A job keeps the URL, and its points are recorded under it, never with the token.
+  const job = await runCli(['job', 'create', 'nightly', '--source', src, '--repo', url, '--backup-name', 'default'], { env });
+  assert.is(job.code, 0, job.stderr);
+  const ran = await runCli(['job', 'run', 'nightly', '--password-file', passwordFile], { env });
+  assert.is(ran.code, 0, ran.stderr);
+  const clientCatalog = (await openCatalog(clientHome, { create: false }))!;
+  try {
+    assert.equal(clientCatalog.listRepositories().map((r) => r.location), [url]);
+    assert.equal(clientCatalog.listPoints().map((p) => p.repository), [url]);
+  } finally {
+    clientCatalog.close();
+  }
+  assert.equal(await filesContaining(clientHome, token), [], 'the token is stored nowhere on the client');
+
   // Everything the server keeps: its repositories (under its home) and its catalog.
   const serverFiles = await allFiles(serverHome);
   assert.ok(serverFiles.some((f) => f.includes(join('repos', 'r1', 'packs'))), 'the server holds the packs');

@@ -23,6 +23,8 @@ export interface JobCliOptions {
   readonly encrypt?: boolean;
   readonly compression?: string;
   readonly passwordFile?: string;
+  /** API token when the job's repository is on a bunker server. */
+  readonly token?: string;
   readonly json?: boolean;
 }
 
@@ -63,7 +65,7 @@ export async function runJobRun(options: JobCliOptions, io: Io): Promise<BackupR
     catalog.close();
   }
   // A job's repository is part of the job: a different --repo would be silently ignored otherwise.
-  if (options.repo !== undefined && resolve(options.repo) !== resolve(job.repository)) {
+  if (options.repo !== undefined && repositoryPath(options, io.env) !== repositoryPath({ repo: job.repository }, io.env)) {
     throw new BunkerError('USAGE', `job "${job.name}" backs up to ${job.repository}; --repo does not apply to "job run" (create the job again to change it)`);
   }
   return runBackup({
@@ -75,6 +77,7 @@ export async function runJobRun(options: JobCliOptions, io: Io): Promise<BackupR
     exclude: job.excludes,
     ...(job.password !== null ? { password: job.password } : {}),
     ...(options.passwordFile !== undefined ? { passwordFile: options.passwordFile } : {}),
+    ...(options.token !== undefined ? { token: options.token } : {}),
     job: job.name,
     ...(options.json ? { json: true } : {}),
   }, io);

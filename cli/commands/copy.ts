@@ -4,6 +4,7 @@ import { isCatalogName } from '../../core/catalog/records.ts';
 import { openProductCatalog, openRepository, repositoryPath } from '../context.ts';
 import { formatBytes, formatDuration } from '../format.ts';
 import type { Io } from '../io.ts';
+import { parseKdfOption } from '../kdf-option.ts';
 import { kmsBackupOption } from '../kms.ts';
 import { passwordResolver } from '../password.ts';
 import { ProgressLine } from '../progress.ts';
@@ -26,6 +27,7 @@ export interface CopyCliOptions {
   readonly include?: readonly string[];
   readonly encryptOn?: 'source' | 'target';
   readonly compression?: string;
+  readonly kdf?: string;
   readonly token?: string;
   readonly json?: boolean;
 }
@@ -48,6 +50,7 @@ export async function runCopy(options: CopyCliOptions, io: Io): Promise<CopyResu
     const to = await openRepository({ repo: options.to, ...(options.token ? { token: options.token } : {}) }, io, { createIfMissing: true });
     const passwordHash = options.password === undefined ? undefined : await namedPassword(catalog, options.password);
     const kms = point.record.body.encryption === null ? undefined : await kmsBackupOption(io, catalog);
+    const kdf = parseKdfOption(options.kdf);
     let compressionLevel: number | undefined;
     try {
       compressionLevel = parseCompression(options.compression ?? 'zstd');
@@ -57,6 +60,7 @@ export async function runCopy(options: CopyCliOptions, io: Io): Promise<CopyResu
     const progress = new ProgressLine(io);
     const result = await copyPoint(from, point, to, {
       compressionLevel,
+      ...(kdf ? { kdf } : {}),
       ...(options.toName ? { series: options.toName } : {}),
       ...(options.include && options.include.length > 0 ? { include: options.include } : {}),
       resolver: passwordResolver(io, options.toPasswordFile ?? options.passwordFile, catalog),
@@ -98,6 +102,7 @@ export const copyCommand: CommandSpec = {
     .option('to-password-file', { type: 'string', describe: 'file with the target backup\'s password (default: --password-file)' })
     .option('include', { type: 'string', array: true, default: [], describe: 'copy only this path (repeatable)' })
     .option('compression', { type: 'string', default: 'zstd', describe: 'zstd, zstd:LEVEL (1-19) or none' })
+    .option('kdf', { type: 'string', describe: 'Argon2id parameters for a new target backup, m=KiB,t=N,p=N (advanced)' })
     .option('encrypt-on', { type: 'string', choices: ['source', 'target'], default: 'source', describe: 'where the copy is encrypted: here (source) or on the target server, which holds --password' }),
   run: async (argv, io) => void (await runCopy(argv as unknown as CopyCliOptions, io)),
 };

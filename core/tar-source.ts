@@ -72,25 +72,22 @@ function tarError(error: unknown): BunkerError {
 
 /**
  * The input, with its failures as BunkerErrors (a client that went away is a truncated
- * stream) and the signal obeyed while waiting for bytes.
+ * stream) and the signal obeyed while waiting for bytes. (Aborting cancels the reader, which
+ * ends a pending read; racing each read against one long-lived promise would keep every chunk
+ * alive through that promise's reactions.)
  */
 function guardedInput(stream: ReadableStream<Uint8Array>, signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
   const reader = stream.getReader();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new BunkerError('CANCELLED', 'the backup was cancelled'));
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
-  const release = () => {
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
-  };
+  const onAbort = () => void reader.cancel().catch(() => undefined);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const release = () => signal?.removeEventListener('abort', onAbort);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let next: ReadableStreamReadResult<Uint8Array>;
       try {
-        next = await Promise.race([reader.read(), aborted]);
+        throwIfCancelled(signal, 'the backup');
+        next = await reader.read();
+        throwIfCancelled(signal, 'the backup');
       } catch (error) {
         release();
         reader.cancel().catch(() => undefined);

@@ -1,0 +1,253 @@
+/**
+ * Encrypt on target (FORMAT.md §16.3) between two transporters on 127.0.0.1: a client that
+ * holds no key (its BUNKER_HOME empty and left empty, no password anywhere, key use probed)
+ * backs up through `bunker backup --target URL --encrypt-on target`, and the server side
+ * restores it byte for byte with its own catalog; real `tar | curl` uploads; a client that goes
+ * away mid-upload commits nothing; a 300 MiB upload streams through the server without the
+ * server's memory growing with it.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createTarPacker } from 'modern-tar';
+import { openCatalog } from '../core/host/catalog-home.ts';
+import { type CliRun, ROOT, RUNTIME, runCli, tempDir, TEST_KDF_FLAG } from './helpers.ts';
+import { serveProcess } from './server-kit.ts';
+import { streamUpload } from '../cli/upload.ts';
+import { snapshotTree, writeTree } from './tree.ts';
+
+const T0 = Date.UTC(2024, 2, 3, 4, 5, 6, 0);
+const MiB = 1024 * 1024;
+
+/** A server home with the named backup password "vault" (made by the CLI) and tokens. */
+async function serverHome(dir: string): Promise<{ home: string; backupToken: string; readToken: string }> {
+  const home = join(dir, 'server-home');
+  const passwordFile = join(dir, 'server-password');
+  await writeFile(passwordFile, 'the server keeps this password\n', { mode: 0o600 });
+  const created = await runCli(['password', 'create', 'vault', '--password-file', passwordFile, '--kdf', TEST_KDF_FLAG], { env: { BUNKER_HOME: home } });
+  assert.is(created.code, 0, created.stderr);
+  const catalog = (await openCatalog(home, { create: false }))!;
+  try {
+    return { home, backupToken: await catalog.createToken('laptop', 'backup'), readToken: await catalog.createToken('viewer', 'read') };
+  } finally {
+    catalog.close();
+  }
+}
+
+/** Only what a client needs: PATH and the like, never a password or a home of the test's. */
+function cleanEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !/^BUNKER_/.test(k) && !/PASSWORD|TOKEN/i.test(k)) env[k] = v;
+  }
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
+/** The CLI with test/key-use-probe.ts preloaded (node --import, deno --preload). */
+function probedCli(args: string[], env: Record<string, string>, runtime = RUNTIME): Promise<CliRun> {
+  const probe = join(ROOT, 'test', 'key-use-probe.ts');
+  const cli = join(ROOT, 'cli', 'main.ts');
+  const argv = runtime === 'deno' ? ['run', '-A', '--quiet', '--preload', probe, cli, ...args] : ['--import', probe, cli, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(ROOT, 'node_modules', '.bin', runtime), argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr, stdoutBytes: new TextEncoder().encode(stdout) }));
+  });
+}
+
+async function probeLines(file: string): Promise<string[]> {
+  return (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
+}
+
+async function pointsIn(repoDir: string): Promise<string[]> {
+  return (await readdir(join(repoDir, 'points')).catch(() => [])).sort();
+}
+
+/** `curl` uploading `body` from its stdin; the token goes in a header file, never in argv. */
+function curlUpload(url: string, headerFile: string, body: ReadableStream<Uint8Array>, extra: string[] = []) {
+  const child = spawn('curl', ['-sS', '-T', '-', '-H', `@${headerFile}`, ...extra, url], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  child.stdin!.on('error', () => undefined);
+  const source = Readable.fromWeb(body as never);
+  source.on('error', () => undefined);
+  source.pipe(child.stdin!);
+  const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr })));
+  return { child, source, done };
+}
+
+/** A tar of one file of `size` random bytes, made as it is read (never held). */
+function randomTar(name: string, size: number, onWritten?: (bytes: number) => void): ReadableStream<Uint8Array> {
+  const { readable, controller } = createTarPacker();
+  (async () => {
+    const body = controller.add({ name, size, mtime: new Date(T0) }).getWriter();
+    for (let written = 0; written < size;) {
+      const piece = new Uint8Array(Math.min(MiB, size - written));
+      for (let i = 0; i < piece.length; i += 65536) crypto.getRandomValues(piece.subarray(i, i + 65536));
+      await body.write(piece);
+      written += piece.length;
+      onWritten?.(written);
+    }
+    await body.close();
+    controller.finalize();
+  })().catch((error) => controller.error(error));
+  return readable;
+}
+
+async function jobsOf(url: string, token: string): Promise<{ id: string; kind: string; status: string; error: { code: string } | null }[]> {
+  const res = await fetch(`${url}/v1/jobs`, { headers: { authorization: `Bearer ${token}` } });
+  return ((await res.json()) as { jobs: { id: string; kind: string; status: string; error: { code: string } | null }[] }).jobs;
+}
+
+function peakRssMiB(pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/status`, 'utf8').then((status) => Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024);
+}
+
+test('a client with no key backs up to the target; the target restores it byte for byte with its own catalog; the client derived and imported no key', async () => {
+  await using tmp = await tempDir('bunker-target-');
+  const server = await serverHome(tmp.path);
+  await using serve = await serveProcess(server.home);
+  const clientHome = join(tmp.path, 'client-home');
+  await mkdir(clientHome);
+  const tokenFile = join(tmp.path, 'token');
+  await writeFile(tokenFile, server.backupToken, { mode: 0o600 });
+  const src = join(tmp.path, 'photos');
+  await writeTree(src, {
+    'a.txt': { data: 'alpha', mtimeMs: T0 },
+    'sub/b.bin': { data: new Uint8Array(3 * MiB).map((_, i) => (i * 7919) >> 5), mode: 0o600, mtimeMs: T0 + 1234 },
+    'sub/link': { link: '../a.txt' },
+    'cache/skip-me.tmp': { data: 'excluded', mtimeMs: T0 },
+    'empty': { dir: true },
+  });
+  const probe = join(tmp.path, 'client-probe');
+  const env = cleanEnv({ BUNKER_HOME: clientHome, BUNKER_TOKEN_FILE: tokenFile, BUNKER_KEY_PROBE: probe });
+  const run = await probedCli(['backup', src, '--target', serve.url, '--encrypt-on', 'target', '--password', 'vault', '--repo-name', 'home', '--name', 'laptop', '--exclude', '*.tmp', '--json'], env);
+  assert.is(run.code, 0, run.stderr);
+  const result = JSON.parse(run.stdout) as { jobId: string; pointId: string; repository: string; series: string; keySource: string; warnings: string[] };
+  assert.equal([result.repository, result.series, result.keySource, result.warnings], ['home', 'laptop', 'catalog', []]);
+
+  // The client: nothing written to its home, no key derived or imported, no WebAssembly (Argon2id, zstd) compiled.
+  assert.equal(await readdir(clientHome), [], 'the client home stays empty (no catalog)');
+  assert.equal(await probeLines(probe), ['loaded'], 'the client used no key API');
+  assert.not.match(JSON.stringify(env), /keeps this password/);
+
+  // The target restores with its own catalog: no password given.
+  const out = join(tmp.path, 'restored');
+  const restored = await runCli(['restore', 'latest', '--name', 'laptop', '--target', out, '--repo', join(server.home, 'repos', 'home')], { env: { BUNKER_HOME: server.home } });
+  assert.is(restored.code, 0, restored.stderr);
+  const expected = await snapshotTree(src);
+  delete expected['cache/skip-me.tmp'];
+  assert.equal(await snapshotTree(join(out, 'photos')), expected);
+  assert.equal(await pointsIn(join(server.home, 'repos', 'home')), [result.pointId]);
+  const job = (await jobsOf(serve.url, server.backupToken)).find((j) => j.id === result.jobId);
+  assert.equal([job?.kind, job?.status], ['backup', 'succeeded']);
+});
+
+test('the key-use probe sees a local encrypted backup (it would catch a client that encrypts)', async () => {
+  await using tmp = await tempDir('bunker-target-');
+  await writeTree(join(tmp.path, 'src'), { 'a.txt': 'alpha' });
+  const passwordFile = join(tmp.path, 'pw');
+  await writeFile(passwordFile, 'local password\n', { mode: 0o600 });
+  const probe = join(tmp.path, 'probe');
+  const run = await probedCli(['backup', join(tmp.path, 'src'), '--repo', join(tmp.path, 'repo'), '--password-file', passwordFile, '--kdf', TEST_KDF_FLAG],
+    cleanEnv({ BUNKER_HOME: join(tmp.path, 'home'), BUNKER_KEY_PROBE: probe, BUNKER_WORKERS: '0' }));
+  assert.is(run.code, 0, run.stderr);
+  const lines = await probeLines(probe);
+  assert.is(lines[0], 'loaded');
+  for (const use of ['subtle.importKey', 'subtle.deriveBits', 'subtle.encrypt', 'wasm.compile']) assert.ok(lines.includes(use), `${use} in ${lines.join(',')}`);
+});
+
+test('tar c DIR | curl -T - works (PUT), a read token is refused, and a hostile tar commits nothing', async () => {
+  await using tmp = await tempDir('bunker-target-');
+  const server = await serverHome(tmp.path);
+  await using serve = await serveProcess(server.home);
+  await writeTree(join(tmp.path, 'work'), { 'notes.md': { data: '# notes\n', mtimeMs: T0 }, 'deep/er/file': { data: 'deep', mtimeMs: T0 } });
+  const headers = join(tmp.path, 'headers');
+  await writeFile(headers, `Authorization: Bearer ${server.backupToken}\n`, { mode: 0o600 });
+  const url = `${serve.url}/v1/repos/shared/backups?series=work&password=vault`;
+  const tar = spawn('tar', ['-c', '-C', tmp.path, 'work'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sent = curlUpload(url, headers, Readable.toWeb(tar.stdout!) as ReadableStream<Uint8Array>);
+  const answer = await sent.done;
+  assert.is(answer.code, 0, answer.stderr);
+  const result = JSON.parse(answer.stdout) as { pointId: string; stats: { files: number; dirs: number } };
+  assert.equal([result.stats.files, result.stats.dirs], [2, 3]);
+
+  const out = join(tmp.path, 'restored');
+  const restored = await runCli(['restore', result.pointId, '--target', out, '--repo', join(server.home, 'repos', 'shared')], { env: { BUNKER_HOME: server.home } });
+  assert.is(restored.code, 0, restored.stderr);
+  assert.equal(await snapshotTree(join(out, 'work')), await snapshotTree(join(tmp.path, 'work')));
+
+  const readHeaders = join(tmp.path, 'read-headers');
+  await writeFile(readHeaders, `Authorization: Bearer ${server.readToken}\n`, { mode: 0o600 });
+  const forbidden = await curlUpload(url, readHeaders, Readable.toWeb(spawn('tar', ['-c', '-C', tmp.path, 'work']).stdout!) as ReadableStream<Uint8Array>).done;
+  assert.is(JSON.parse(forbidden.stdout).error.code, 'FORBIDDEN');
+
+  // tar -P keeps the leading "/": refused whole.
+  const absolute = await curlUpload(url, headers, Readable.toWeb(spawn('tar', ['-P', '-c', join(tmp.path, 'work')], { stdio: ['ignore', 'pipe', 'ignore'] }).stdout!) as ReadableStream<Uint8Array>).done;
+  assert.is(JSON.parse(absolute.stdout).error.code, 'UNSAFE_PATH');
+  assert.equal(await pointsIn(join(server.home, 'repos', 'shared')), [result.pointId]);
+});
+
+test('a client that goes away mid-upload commits nothing: the job fails as a truncated stream', async () => {
+  await using tmp = await tempDir('bunker-target-');
+  const server = await serverHome(tmp.path);
+  await using serve = await serveProcess(server.home);
+  const headers = join(tmp.path, 'headers');
+  await writeFile(headers, `Authorization: Bearer ${server.backupToken}\n`, { mode: 0o600 });
+  const upload = curlUpload(`${serve.url}/v1/repos/r/backups?series=s&password=vault`, headers, randomTar('big.bin', 512 * MiB));
+  // Gone once the server is at work on it, long before the end of the tar.
+  for (let i = 0; i < 600 && !(await jobsOf(serve.url, server.backupToken)).some((j) => j.status === 'running'); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  upload.child.kill('SIGKILL');
+  await upload.done;
+  let jobs = await jobsOf(serve.url, server.backupToken);
+  for (let i = 0; i < 300 && (jobs.length === 0 || jobs.some((j) => j.status === 'running')); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    jobs = await jobsOf(serve.url, server.backupToken);
+  }
+  assert.equal(jobs.map((j) => [j.kind, j.status, j.error?.code]), [['backup', 'failed', 'TAMPERED']]);
+  assert.equal(await pointsIn(join(server.home, 'repos', 'r')), []);
+});
+
+// A server that held the body (or one file of it) whole would grow by the upload's size. The
+// pipeline's own buffers and garbage are reached by a warm-up upload first, so what the big upload
+// adds on top is what the bound is about: well under its 300 MiB.
+const WARM_UP_BYTES = 64 * MiB;
+const STREAM_BYTES = 300 * MiB;
+const GROWTH_BOUND_MIB = 200;
+
+test(`a ${STREAM_BYTES / MiB} MiB upload streams through the server: its peak RSS grows by less than ${GROWTH_BOUND_MIB} MiB`, async () => {
+  await using tmp = await tempDir('bunker-target-');
+  const server = await serverHome(tmp.path);
+  await using serve = await serveProcess(server.home);
+  const uploadOf = async (bytes: number) => {
+    const answer = await streamUpload({
+      url: new URL(`${serve.url}/v1/repos/big/backups?series=s&password=vault&compression=none`), method: 'POST',
+      token: server.backupToken, contentType: 'application/x-tar', body: randomTar('big.bin', bytes),
+    });
+    assert.is(answer.status, 201, JSON.stringify(answer.json));
+    const result = answer.json as { pointId: string; stats: { bytesRead: number } };
+    assert.is(result.stats.bytesRead, bytes);
+    return result.pointId;
+  };
+  const started = Date.now();
+  const first = await uploadOf(WARM_UP_BYTES);
+  const warm = await peakRssMiB(serve.child.pid!);
+  const second = await uploadOf(STREAM_BYTES);
+  const peak = await peakRssMiB(serve.child.pid!);
+  console.log(`\n  ${RUNTIME} server: peak RSS ${warm.toFixed(0)} MiB after ${WARM_UP_BYTES / MiB} MiB, ${peak.toFixed(0)} MiB after ${STREAM_BYTES / MiB} MiB more (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  assert.ok(peak - warm < GROWTH_BOUND_MIB, `peak RSS grew by ${(peak - warm).toFixed(0)} MiB`);
+  assert.equal(await pointsIn(join(server.home, 'repos', 'big')), [first, second].sort());
+});
+
+test.run();

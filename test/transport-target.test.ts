@@ -166,6 +166,61 @@ test('the key-use probe sees a local encrypted backup (it would catch a client t
   for (const use of ['subtle.importKey', 'subtle.deriveBits', 'subtle.encrypt', 'wasm.compile']) assert.ok(lines.includes(use), `${use} in ${lines.join(',')}`);
 });
 
+test('--encrypt-on source with --target is --repo URL/v1/repos/R: encrypted on the client, stored on the target', async () => {
+  await using tmp = await tempDir('bunker-target-');
+  const server = await serverHome(tmp.path);
+  await using serve = await serveProcess(server.home);
+  await writeTree(join(tmp.path, 'src'), { 'a.txt': { data: 'alpha', mtimeMs: T0 } });
+  const tokenFile = join(tmp.path, 'token');
+  await writeFile(tokenFile, server.backupToken, { mode: 0o600 });
+  const passwordFile = join(tmp.path, 'client-password');
+  await writeFile(passwordFile, 'the client keeps this one\n', { mode: 0o600 });
+  const env = { BUNKER_HOME: join(tmp.path, 'client-home'), BUNKER_TOKEN_FILE: tokenFile };
+  const run = await runCli(['backup', join(tmp.path, 'src'), '--target', serve.url, '--repo-name', 'remote', '--password-file', passwordFile, '--kdf', TEST_KDF_FLAG, '--json'], { env });
+  assert.is(run.code, 0, run.stderr);
+  const { pointId } = JSON.parse(run.stdout) as { pointId: string };
+  assert.equal(await pointsIn(join(server.home, 'repos', 'remote')), [pointId]);
+  // The server's catalog has no hash for it: only the client's password opens it.
+  const denied = await runCli(['restore', 'latest', '--target', join(tmp.path, 'out1'), '--repo', join(server.home, 'repos', 'remote')], { env: { BUNKER_HOME: server.home } });
+  assert.is(denied.code !== 0, true);
+  assert.match(denied.stderr, /password/i);
+  const restored = await runCli(['restore', 'latest', '--target', join(tmp.path, 'out'), '--repo', `${serve.url}/v1/repos/remote`, '--password-file', passwordFile], { env });
+  assert.is(restored.code, 0, restored.stderr);
+  assert.is(await readFile(join(tmp.path, 'out', 'src', 'a.txt'), 'utf8'), 'alpha');
+
+  // The same tree encrypted on the target instead, with the human summary.
+  const onTarget = await runCli(['backup', join(tmp.path, 'src'), '--target', serve.url, '--encrypt-on', 'target', '--password', 'vault', '--repo-name', 'remote', '--name', 'other'], { env });
+  assert.is(onTarget.code, 0, onTarget.stderr);
+  assert.match(onTarget.stdout, /saved on 127\.0\.0\.1:\d+, repository "remote" \(backup "other"/);
+  assert.match(onTarget.stdout, /encrypted on the target with its password "vault"/);
+});
+
+test('--encrypt-on target refuses what would need a key here, and a missing --target or --password', async () => {
+  await using tmp = await tempDir('bunker-target-');
+  const env = { BUNKER_HOME: join(tmp.path, 'home'), BUNKER_TOKEN: 'bunker_unused' };
+  const cases: [string[], RegExp][] = [
+    [['--encrypt-on', 'target', '--password', 'vault'], /--encrypt-on target needs --target/],
+    [['--target', 'http://127.0.0.1:9', '--encrypt-on', 'target'], /needs --password NAME/],
+    [['--target', 'http://127.0.0.1:9', '--encrypt-on', 'target', '--password', 'vault', '--password-file', join(tmp.path, 'pw')], /does not take --password-file/],
+    [['--target', 'http://127.0.0.1:9', '--encrypt-on', 'target', '--password', 'vault', '--no-encrypt'], /does not take --no-encrypt/],
+    [['--target', 'http://127.0.0.1:9', '--repo', join(tmp.path, 'r')], /--target and --repo exclude each other/],
+    [['--repo-name', 'x'], /--repo-name goes with --target/],
+    [['--target', 'ftp://example', '--encrypt-on', 'target', '--password', 'vault'], /http\(s\):\/\/HOST:PORT/],
+    [['--target', 'http://u:p@127.0.0.1:9', '--encrypt-on', 'target', '--password', 'vault'], /must not hold credentials/],
+    [['--target', 'http://127.0.0.1:9', '--encrypt-on', 'target', '--password', 'my secret!'], /names a password stored on the target/],
+  ];
+  for (const [args, pattern] of cases) {
+    const run = await runCli(['backup', tmp.path, ...args], { env });
+    assert.is(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+    assert.match(run.stderr, pattern, args.join(' '));
+    assert.not.match(run.stderr, /my secret/, 'a password-like name is never echoed');
+  }
+  // An unreachable target is REMOTE_FAILED, and still nothing is written here.
+  const down = await runCli(['backup', tmp.path, '--target', 'http://127.0.0.1:9', '--encrypt-on', 'target', '--password', 'vault'], { env });
+  assert.match(down.stderr, /the upload to http:\/\/127\.0\.0\.1:9 failed \(ECONNREFUSED\)/);
+  assert.equal(await readdir(tmp.path), []);
+});
+
 test('tar c DIR | curl -T - works (PUT), a read token is refused, and a hostile tar commits nothing', async () => {
   await using tmp = await tempDir('bunker-target-');
   const server = await serverHome(tmp.path);

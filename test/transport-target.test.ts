@@ -193,6 +193,15 @@ test('--encrypt-on source with --target is --repo URL/v1/repos/R: encrypted on t
   assert.is(onTarget.code, 0, onTarget.stderr);
   assert.match(onTarget.stdout, /saved on 127\.0\.0\.1:\d+, repository "remote" \(backup "other"/);
   assert.match(onTarget.stdout, /encrypted on the target with its password "vault"/);
+
+  // Refused before the body is read: the client hears it while still sending, and stops.
+  await writeFile(join(tmp.path, 'src', 'large.bin'), new Uint8Array(48 * MiB));
+  const before = await pointsIn(join(server.home, 'repos', 'remote'));
+  assert.is(before.length, 2);
+  const unknown = await runCli(['backup', join(tmp.path, 'src'), '--target', serve.url, '--encrypt-on', 'target', '--password', 'nope', '--repo-name', 'remote'], { env });
+  assert.is(unknown.code, 3, unknown.stderr);
+  assert.match(unknown.stderr, /no stored password has that name/);
+  assert.equal(await pointsIn(join(server.home, 'repos', 'remote')), before);
 });
 
 test('--encrypt-on target refuses what would need a key here, and a missing --target or --password', async () => {

@@ -7,6 +7,7 @@
  * server's memory growing with it.
  */
 import { test } from 'uvu';
+import { createHash } from 'node:crypto';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -86,13 +87,14 @@ function curlUpload(url: string, headerFile: string, body: ReadableStream<Uint8A
 }
 
 /** A tar of one file of `size` random bytes, made as it is read (never held). */
-function randomTar(name: string, size: number, onWritten?: (bytes: number) => void): ReadableStream<Uint8Array> {
+function randomTar(name: string, size: number, onWritten?: (bytes: number) => void, onPiece?: (piece: Uint8Array) => void): ReadableStream<Uint8Array> {
   const { readable, controller } = createTarPacker();
   (async () => {
     const body = controller.add({ name, size, mtime: new Date(T0) }).getWriter();
     for (let written = 0; written < size;) {
       const piece = new Uint8Array(Math.min(MiB, size - written));
       for (let i = 0; i < piece.length; i += 65536) crypto.getRandomValues(piece.subarray(i, i + 65536));
+      onPiece?.(piece);
       await body.write(piece);
       written += piece.length;
       onWritten?.(written);
@@ -290,14 +292,14 @@ const WARM_UP_BYTES = 64 * MiB;
 const STREAM_BYTES = 300 * MiB;
 const GROWTH_BOUND_MIB = 200;
 
-test(`a ${STREAM_BYTES / MiB} MiB upload streams through the server: its peak RSS grows by less than ${GROWTH_BOUND_MIB} MiB`, async () => {
+test(`a ${STREAM_BYTES / MiB} MiB upload and download stream through the server: its peak RSS grows by less than ${GROWTH_BOUND_MIB} MiB each`, async () => {
   await using tmp = await tempDir('bunker-target-');
   const server = await serverHome(tmp.path);
   await using serve = await serveProcess(server.home);
-  const uploadOf = async (bytes: number) => {
+  const uploadOf = async (bytes: number, onPiece?: (piece: Uint8Array) => void) => {
     const answer = await streamUpload({
       url: new URL(`${serve.url}/v1/repos/big/backups?series=s&password=vault&compression=none`), method: 'POST',
-      token: server.backupToken, contentType: 'application/x-tar', body: randomTar('big.bin', bytes),
+      token: server.backupToken, contentType: 'application/x-tar', body: randomTar('big.bin', bytes, undefined, onPiece),
     });
     assert.is(answer.status, 201, JSON.stringify(answer.json));
     const result = answer.json as { pointId: string; stats: { bytesRead: number } };
@@ -307,11 +309,28 @@ test(`a ${STREAM_BYTES / MiB} MiB upload streams through the server: its peak RS
   const started = Date.now();
   const first = await uploadOf(WARM_UP_BYTES);
   const warm = await peakRssMiB(serve.child.pid!);
-  const second = await uploadOf(STREAM_BYTES);
+  const sent = createHash('sha256');
+  const second = await uploadOf(STREAM_BYTES, (piece) => sent.update(piece));
   const peak = await peakRssMiB(serve.child.pid!);
   console.log(`\n  ${RUNTIME} server: peak RSS ${warm.toFixed(0)} MiB after ${WARM_UP_BYTES / MiB} MiB, ${peak.toFixed(0)} MiB after ${STREAM_BYTES / MiB} MiB more (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   assert.ok(peak - warm < GROWTH_BOUND_MIB, `peak RSS grew by ${(peak - warm).toFixed(0)} MiB`);
   assert.equal(await pointsIn(join(server.home, 'repos', 'big')), [first, second].sort());
+
+  // Back down: the file route streams the 300 MiB file; the bytes are the ones sent.
+  const downloadStarted = Date.now();
+  const response = await fetch(`${serve.url}/v1/repos/big/points/${second}/file?path=big.bin`, { headers: { authorization: `Bearer ${server.backupToken}` } });
+  assert.is(response.status, 200);
+  const received = createHash('sha256');
+  let receivedBytes = 0;
+  for await (const piece of response.body! as unknown as AsyncIterable<Uint8Array>) {
+    received.update(piece);
+    receivedBytes += piece.length;
+  }
+  const afterDownload = await peakRssMiB(serve.child.pid!);
+  console.log(`  ${RUNTIME} server: peak RSS ${afterDownload.toFixed(0)} MiB after a ${STREAM_BYTES / MiB} MiB download (${((Date.now() - downloadStarted) / 1000).toFixed(1)} s)`);
+  assert.is(receivedBytes, STREAM_BYTES);
+  assert.is(received.digest('hex'), sent.digest('hex'), 'the downloaded bytes are the uploaded ones');
+  assert.ok(afterDownload - warm < GROWTH_BOUND_MIB, `peak RSS grew by ${(afterDownload - warm).toFixed(0)} MiB over the warm-up`);
 });
 
 test.run();

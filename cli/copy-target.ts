@@ -49,7 +49,7 @@ export async function runCopyEncryptOnTarget(options: CopyCliOptions, io: Io): P
     const progress = new ProgressLine(io);
     let files = 0;
     let sent = 0;
-    const body = tarStream(source, { onWarning: (m) => io.err(`warning: ${m}\n`), onEntry: (e) => void (files += e.type === 'file' ? 1 : 0) })
+    const body = tarStream(source, { strict: true, onEntry: (e) => void (files += e.type === 'file' ? 1 : 0) })
       .pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           sent += chunk.length;

@@ -5,7 +5,7 @@
  * consumed, so memory stays flat whatever the sizes.
  */
 import { createTarPacker, type TarHeader } from 'modern-tar';
-import { throwIfCancelled } from './errors.ts';
+import { BunkerError, throwIfCancelled } from './errors.ts';
 import type { FileReader, Source, SourceEntry } from './source.ts';
 
 /** Bytes read from a file per tar write. */
@@ -17,6 +17,12 @@ export interface TarWriterOptions {
   /** After each entry is written. */
   readonly onEntry?: (entry: SourceEntry) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Any file that cannot be read whole, exactly at its listed size, stops the stream with its
+   * error instead of being skipped or padded: for a source whose data must verify (a recovery
+   * point being copied), never zeros in place of a chunk.
+   */
+  readonly strict?: boolean;
 }
 
 function headerOf(entry: SourceEntry, size: number): TarHeader {
@@ -38,7 +44,7 @@ function headerOf(entry: SourceEntry, size: number): TarHeader {
  * Writes exactly `size` bytes of the file: a file that grew is cut at its listed size, one that
  * shrank or failed mid-read is padded with zeros (tar's own answer), with a warning.
  */
-async function writeContent(entry: SourceEntry, reader: FileReader, size: number, body: WritableStreamDefaultWriter<Uint8Array>, warn: (message: string) => void): Promise<void> {
+async function writeContent(entry: SourceEntry, reader: FileReader, size: number, body: WritableStreamDefaultWriter<Uint8Array>, warn: (message: string) => void, strict: boolean): Promise<void> {
   let written = 0;
   let failure: string | undefined;
   try {
@@ -48,6 +54,7 @@ async function writeContent(entry: SourceEntry, reader: FileReader, size: number
       try {
         n = await reader.read(buffer);
       } catch (error) {
+        if (strict) throw error;
         failure = error instanceof Error ? error.message : String(error);
         break;
       }
@@ -61,6 +68,9 @@ async function writeContent(entry: SourceEntry, reader: FileReader, size: number
     }
   } finally {
     await reader.close().catch(() => undefined);
+  }
+  if (written < size && strict) {
+    throw new BunkerError('TAMPERED', `${entry.path} holds ${written} bytes, not the ${size} its entry says`);
   }
   if (written < size) {
     warn(failure === undefined
@@ -88,13 +98,14 @@ export function tarStream(source: Source, options: TarWriterOptions = {}): Reada
         try {
           reader = await entry.open!();
         } catch (error) {
+          if (options.strict) throw error;
           warn(`could not read ${entry.path}: ${error instanceof Error ? error.message : String(error)}; skipped`);
           continue;
         }
       }
       const size = entry.type === 'file' ? entry.size : 0;
       const body = controller.add(headerOf(entry, size)).getWriter();
-      if (reader !== undefined) await writeContent(entry, reader, size, body, warn);
+      if (reader !== undefined) await writeContent(entry, reader, size, body, warn, options.strict === true);
       await body.close();
       options.onEntry?.(entry);
     }

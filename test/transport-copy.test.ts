@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pseudoRandomBytes, runCli, tempDir, TEST_KDF_FLAG } from './helpers.ts';
 import { serveProcess } from './server-kit.ts';
@@ -87,6 +87,21 @@ test('copy in each direction between a client and a bunker serve, and a copy enc
 
   // The server's repositories hold neither the plaintext nor the file names.
   assert.equal(await filesContaining(join(serverHome, 'repos'), MARKER), []);
+  // A damaged source chunk stops a copy encrypted on the target: TAMPERED, and no point there
+  // (never zeros in place of the chunk).
+  const damaged = join(dir.path, 'r1-damaged');
+  await cp(r1, damaged, { recursive: true });
+  for (const e of await readdir(join(damaged, 'packs'), { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const path = join(e.parentPath, e.name);
+    const bytes = await readFile(path);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
+    await writeFile(path, bytes);
+  }
+  const bad = await runCli(['copy', 'latest', '--from', damaged, '--to', `${server.url}/v1/repos/r5`, '--encrypt-on', 'target', '--password', 'vault', '--password-file', p1], { env });
+  assert.is(bad.code, 6, bad.stderr);
+  assert.equal(await readdir(join(serverHome, 'repos', 'r5', 'points')).catch(() => []), [], 'no point on the target');
+
   // Encrypting on the target needs the name of a password the target holds: refused before anything is sent.
   const plain = await runCli(['copy', 'latest', '--from', r1, '--to', `${server.url}/v1/repos/r4`, '--encrypt-on', 'target', '--password-file', p1], { env });
   assert.is(plain.code, 2, plain.stderr);

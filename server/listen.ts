@@ -13,6 +13,11 @@ export interface ListenOptions {
 
 export interface Listening {
   readonly url: string;
+  /**
+   * How long a request (body included) may take, in ms; 0 = no limit. Node's default of 300 s
+   * would cut a long streamed upload (a large backup encrypted on the target) mid-way.
+   */
+  readonly requestTimeoutMs: number;
   close(): Promise<void>;
 }
 
@@ -38,17 +43,21 @@ export async function listen(fetch: FetchHandler, options: ListenOptions): Promi
       onListen: ({ port }: { port: number }) => resolveReady(port),
     }, fetch);
     const port = await ready;
-    return { url: `${scheme}://${urlHost}:${port}`, close: () => server.shutdown() };
+    return { url: `${scheme}://${urlHost}:${port}`, requestTimeoutMs: 0, close: () => server.shutdown() };
   }
   const { serve } = await import('@hono/node-server');
   const https = tls ? await import('node:https') : undefined;
   return await new Promise<Listening>((resolve, reject) => {
     const server = serve({
       fetch, hostname: options.host, port: options.port,
-      ...(https ? { createServer: https.createServer, serverOptions: tls } : {}),
+      // No limit on a whole request: uploads stream for as long as the data lasts. Slow or idle
+      // connections are still bounded by headersTimeout and keep-alive timeouts.
+      serverOptions: { ...(tls ?? {}), requestTimeout: 0 },
+      ...(https ? { createServer: https.createServer } : {}),
     } as Parameters<typeof serve>[0], (info) => {
       resolve({
         url: `${scheme}://${urlHost}:${info.port}`,
+        requestTimeoutMs: (server as unknown as { requestTimeout: number }).requestTimeout,
         close: () => new Promise<void>((done) => {
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
           server.close(() => done());

@@ -78,6 +78,10 @@ async function checkClean(): Promise<any> {
   return report;
 }
 
+test('the server sets no time limit on a whole request: a long streamed upload is not cut off (Node defaults to 300 s)', () => {
+  assert.is(listening.requestTimeoutMs, 0);
+});
+
 test('cancelling a backup job mid-run: progress events first, then cancelled with CANCELLED; no point; the repository checks clean', async () => {
   const { job } = await api<{ job: { id: string; status: string } }>('POST', '/v1/backup-jobs/nightly/run', 'backup', undefined, 202);
   assert.is(job.status, 'running');

@@ -37,7 +37,7 @@ export function createApp(deps: ServerDeps) {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'bunker token create NAME --scope read|backup|admin' });
 
   app.onError((error, c) => {
-    const { status, body } = errorResponse(error);
+    const { status, body } = errorResponse(error, deps.log);
     if (status >= 500 && body.error.code === 'INTERNAL') deps.log(`${c.req.method} ${new URL(c.req.url).pathname}: internal error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
     return c.json(body, status);
   });

@@ -114,7 +114,7 @@ export async function serverDeps(options: HostOptions): Promise<ServerDeps> {
     catalog: options.catalog,
     repositories: directoryRepositories(options.reposRoot, options.workers),
     files: await fileHost(options.restoreRoots),
-    jobs: new JobManager(),
+    jobs: new JobManager(options.log),
     kms: (kms) => awsKmsClient({ ...kms, ...(options.env === undefined ? {} : { env: options.env }) }),
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     ...(options.maxObjectBytes ? { maxObjectBytes: options.maxObjectBytes } : {}),

@@ -50,10 +50,27 @@ export function toBunkerError(error: unknown): BunkerError | undefined {
   return undefined;
 }
 
-export function errorResponse(error: unknown): { status: ContentfulStatusCode; body: ErrorBody } {
+/**
+ * The error as a client may see it. Storage and catalog failures name the server's own
+ * directories and files: the client gets what failed, the server's log gets where.
+ */
+export function publicError(error: BunkerError, log: (line: string) => void = () => undefined): BunkerError {
+  if (error.code === 'STORAGE_FAILED') {
+    log(`storage failure: ${error.message}`);
+    const what = error.object === undefined ? 'the repository' : error.object;
+    return new BunkerError('STORAGE_FAILED', `the server could not read or write ${what} (its log says why)`, error.object === undefined ? {} : { object: error.object });
+  }
+  if (error.code === 'CATALOG_FAILED') {
+    log(`catalog failure: ${error.message}`);
+    return new BunkerError('CATALOG_FAILED', 'the server\'s product database failed (its log says why)');
+  }
+  return error;
+}
+
+export function errorResponse(error: unknown, log?: (line: string) => void): { status: ContentfulStatusCode; body: ErrorBody } {
   const known = toBunkerError(error);
   if (known === undefined) return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } };
-  return { status: HTTP_STATUS[known.code], body: { error: known.toJSON() } };
+  return { status: HTTP_STATUS[known.code], body: { error: publicError(known, log).toJSON() } };
 }
 
 /** The BunkerError a client raises for an error body (a server's code comes back as itself). */

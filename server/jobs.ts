@@ -5,6 +5,7 @@
  * stops at its next check and commits nothing. Jobs live in memory, for the server's lifetime.
  */
 import { BunkerError, isBunkerError } from '../core/mod.ts';
+import { publicError } from './http-errors.ts';
 import type { TokenScope } from '../core/catalog/records.ts';
 
 export type JobStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -39,6 +40,11 @@ const MAX_FINISHED_JOBS = 200;
 
 export class JobManager {
   private readonly jobs = new Map<string, JobState>();
+  private readonly log: (line: string) => void;
+
+  constructor(log: (line: string) => void = () => undefined) {
+    this.log = log;
+  }
 
   /** Starts `work` now; returns its view at once. */
   start(kind: string, scope: TokenScope, work: (context: JobContext) => Promise<unknown>): JobView {
@@ -70,8 +76,9 @@ export class JobManager {
         const result = await work(context);
         state.view = { ...state.view, status: 'succeeded', result: result ?? null, finishedAt: new Date().toISOString() };
       } catch (error) {
-        const cancelled = controller.signal.aborted || isBunkerError(error, 'CANCELLED');
-        const known = isBunkerError(error) ? error : undefined;
+        // Cancelled means stopped by the cancel: any other coded failure is reported as itself.
+        const cancelled = isBunkerError(error, 'CANCELLED') || (controller.signal.aborted && !isBunkerError(error));
+        const known = isBunkerError(error) ? publicError(error, (line) => this.log(`job ${id} (${kind}): ${line}`)) : undefined;
         state.view = {
           ...state.view,
           status: cancelled ? 'cancelled' : 'failed',

@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packTar, type TarEntry } from 'modern-tar';
 import { CatalogKeyResolver, derivePasswordVersion, PasswordKeyResolver, Repository } from '../core/mod.ts';
@@ -70,6 +70,28 @@ test('a tar upload becomes a point encrypted under the named password, in a repo
   const job = await server.request(`/v1/jobs/${first.jobId}`, { scope: 'backup' });
   const view = await job.json() as { kind: string; status: string; result: { pointId: string } };
   assert.equal([view.kind, view.status, view.result.pointId], ['backup', 'succeeded', first.pointId]);
+});
+
+test('a storage failure on the server: 503 STORAGE_FAILED naming the object, not the server\'s directories (they go to its log); no point', async () => {
+  await using server = await testServer();
+  await withPassword(server);
+  const tar = await packTar([file('a.txt', 'alpha')]);
+  assert.is((await upload(server, 'series=s&password=vault', tar)).status, 201);
+  // A plain file where the repository's packs/ directory must be.
+  await rm(join(server.reposRoot, 'r', 'packs'), { recursive: true });
+  await writeFile(join(server.reposRoot, 'r', 'packs'), 'in the way');
+  const res = await upload(server, 'series=s&password=vault', await packTar([file('b.txt', 'a new file')]));
+  assert.is(res.status, 503);
+  const error = await errorOf(res);
+  assert.is(error.code, 'STORAGE_FAILED');
+  assert.match(error.message, /packs\//);
+  assert.not.ok(error.message.includes(server.reposRoot), error.message);
+  const jobs = await (await server.request('/v1/jobs', { scope: 'backup' })).json() as { jobs: { status: string; error: { code: string; message: string } | null }[] };
+  const failed = jobs.jobs.find((j) => j.status === 'failed')!;
+  assert.is(failed.error!.code, 'STORAGE_FAILED');
+  assert.not.ok(failed.error!.message.includes(server.reposRoot), failed.error!.message);
+  assert.ok(server.log.some((line) => line.includes(join(server.reposRoot, 'r'))), 'the server log says where');
+  assert.is((await pointFiles(server)).length, 1);
 });
 
 test('no token is 401, a read token 403: nothing is created', async () => {

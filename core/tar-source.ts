@@ -233,7 +233,11 @@ async function* tarEntries(stream: ReadableStream<Uint8Array>, options: TarSourc
         yield { path: dir, type: 'dir', mode: IMPLIED_DIR_MODE, mtimeMs, size: 0 };
       }
 
-      const mode = (header.mode ?? (type === 'directory' ? 0o755 : 0o644)) & 0o7777;
+      const given = (header.mode ?? (type === 'directory' ? 0o755 : 0o644)) & 0o7777;
+      // The sender is a network client, perhaps with no more than a backup token: it must not
+      // be able to plant set-user-id or set-group-id files that a later restore recreates.
+      const mode = given & ~0o6000;
+      if (mode !== given) warn(`${path}: set-user-id/set-group-id bits dropped (a tar upload does not carry them)`);
       const known = kinds.get(path);
       if (known === 'implied-dir' && type === 'directory') {
         warn(`${path}/ comes after its contents in the tar stream; it is recorded with mode 0755 and its first child's time`);

@@ -259,6 +259,21 @@ test('directories the tar implies come first (0755); a directory listed after it
   assert.match(warnings[0]!, /a\/b\/ comes after its contents/);
 });
 
+test('set-user-id and set-group-id bits from an upload are dropped, with a warning; the sticky bit and the rest stay', async () => {
+  const bytes = await packTar([
+    { header: { name: 'suid', size: 1, mode: 0o4755, mtime: new Date(0) }, body: 'x' },
+    { header: { name: 'sgid', size: 1, mode: 0o2750, mtime: new Date(0) }, body: 'y' },
+    { header: { name: 'tmp/', type: 'directory', size: 0, mode: 0o1777, mtime: new Date(0) } },
+  ]);
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const warnings: string[] = [];
+  await backupTar(repo, tarSource(streamOf(bytes), { onWarning: (m) => void warnings.push(m) }), warnings);
+  const manifest = await repo.readManifest(await repo.unlock(await repo.resolvePoint('latest'), fixedResolver(PASSWORD)));
+  assert.equal(manifest.entries.map((e) => `${e.path} ${e.mode.toString(8)}`), ['suid 755', 'sgid 750', 'tmp 1777']);
+  assert.is(warnings.length, 2);
+  assert.match(warnings.join('\n'), /suid: set-user-id\/set-group-id bits dropped/);
+});
+
 test('devices and FIFOs are skipped with a warning; the rest is backed up', async () => {
   const bytes = await packTar([
     file('ok.txt', 'ok'),

@@ -78,8 +78,10 @@ async function refused(res: Response, status: number, codes: string | string[], 
   return body.error!.message as string;
 }
 
+/** Waits for the job, then reads its view over the API (so the secrets test sees job results too). */
 async function settled(jobId: string): Promise<any> {
-  return server.deps.jobs.settled(jobId);
+  await server.deps.jobs.settled(jobId);
+  return ok({ path: `/v1/jobs/${jobId}` });
 }
 
 // ---- fixtures: a repository, a named password, a saved job and its first point ------------

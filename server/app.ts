@@ -11,6 +11,7 @@ import type { ServerDeps } from './deps.ts';
 import { errorResponse } from './http-errors.ts';
 import { newApiApp } from './openapi.ts';
 import { registerBackupRoutes } from './routes/backups.ts';
+import { registerCopyRoutes } from './routes/copy.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerStorageRoutes } from './routes/storage.ts';
@@ -76,6 +77,7 @@ export function createApp(deps: ServerDeps) {
   registerRepositoryRoutes(app);
   registerPointRoutes(app);
   registerRestoreRoutes(app);
+  registerCopyRoutes(app);
   registerCheckRoutes(app);
   registerPasswordRoutes(app);
   registerKmsRoutes(app);

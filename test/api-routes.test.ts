@@ -12,7 +12,8 @@ import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { unpackTar } from 'modern-tar';
-import { backup, derivePasswordVersion, PasswordKeyResolver } from '../core/mod.ts';
+import { backup, derivePasswordVersion, PasswordKeyResolver, Repository } from '../core/mod.ts';
+import { DirectoryStorage } from '../core/host/directory-storage.ts';
 import { fsSource } from '../core/host/fs-source.ts';
 import { toBase64, toHex } from '../core/format/bytes.ts';
 import { createApp } from '../server/app.ts';
@@ -143,6 +144,10 @@ const CASES: Record<string, { bad: Bad; missing: Missing }> = {
   'POST /v1/repos/{name}/points/{id}/restore': {
     bad: { method: 'POST', path: `/v1/repos/r1/points/${POINT}/restore`, json: { target: 'x', overwrite: true } },
     missing: { method: 'POST', path: `/v1/repos/r1/points/${ZERO_POINT}/restore`, json: { target: 'x' } },
+  },
+  'POST /v1/repos/{name}/points/{id}/copy': {
+    bad: { method: 'POST', path: `/v1/repos/r1/points/${POINT}/copy`, json: { to: 'r9', password: 'pw', overwrite: true } },
+    missing: { method: 'POST', path: `/v1/repos/r1/points/${ZERO_POINT}/copy`, json: { to: 'r9', password: 'pw' } },
   },
   'GET /v1/repos/{name}/points/{id}/file': { bad: { path: `/v1/repos/r1/points/${POINT}/file` }, missing: { path: `/v1/repos/r1/points/${POINT}/file?path=src/none.txt` } },
   'GET /v1/repos/{name}/points/{id}/tar': { bad: { path: '/v1/repos/r1/points/LATEST/tar' }, missing: { path: `/v1/repos/r1/points/${POINT}/tar?path=src/none` } },
@@ -458,9 +463,31 @@ test('KMS settings without KMS: GET says disabled, DELETE is 404', async () => {
   await refused(await call({ method: 'DELETE', path: '/v1/kms' }), 404, 'NOT_FOUND', 'not enabled');
 });
 
+// After the tests that list passwords and repositories exactly; before the damaged-chunk one.
+test('copy: a job copies the point into another repository of the server, re-encrypted under a named password; it restores exactly', async () => {
+  await ok({ method: 'POST', path: '/v1/passwords', json: { name: 'copies', password: 'the copies password', kdf: KDF } }, 201);
+  // A new encrypted backup in the target needs a named password: refused before any job.
+  await refused(await call({ method: 'POST', path: `/v1/repos/r1/points/${POINT}/copy`, json: { to: 'copies' } }, 'backup'), 422, 'PASSWORD_REQUIRED', 'no password');
+  await refused(await call({ method: 'POST', path: `/v1/repos/r1/points/${POINT}/copy`, json: { to: 'r1', password: 'copies' } }, 'backup'), 400, 'USAGE', 'same repository');
+  const started = await ok<{ job: { id: string } }>({ method: 'POST', path: `/v1/repos/r1/points/${POINT}/copy`, json: { to: 'copies', password: 'copies' } }, 202, 'backup');
+  const done = await settled(started.job.id);
+  assert.is(done.status, 'succeeded', JSON.stringify(done.error));
+  assert.equal([done.kind, done.result.repository, done.result.sourcePointId], ['copy', 'copies', POINT]);
+  const copied = done.result.pointId as string;
+  const listed = await ok<{ points: { id: string }[] }>({ path: '/v1/repos/copies/points' }, 200, 'read');
+  assert.equal(listed.points.map((p) => p.id), [copied]);
+  const bytes = new Uint8Array(await (await call({ path: `/v1/repos/copies/points/${copied}/file?path=src/data/blob.bin` }, 'read')).arrayBuffer());
+  assert.ok(bytes.length === 300_000 && bytes.every((b, i) => b === (FILES['data/blob.bin'] as Uint8Array)[i]), 'the copy holds the exact bytes');
+  // Re-encrypted: the copy's salt is the named password's, not the source point's.
+  const copyRecord = await (await Repository.open(new DirectoryStorage(join(server.reposRoot, 'copies')))).readPoint(copied);
+  const sourceRecord = await (await Repository.open(new DirectoryStorage(join(server.reposRoot, 'r1')))).readPoint(POINT);
+  assert.equal(copyRecord.salt, (await server.catalog.currentPassword('copies', 'backup')).salt);
+  assert.not.equal(copyRecord.salt, sourceRecord.salt);
+});
+
 test('no password, password hash or token in any response or log line', async () => {
-  const secrets = [PASSWORD, ROTATED, OTHER, BUNDLE_PASSWORD, ...Object.values(server.tokens)];
-  for (const name of ['pw', 'bp', 'elsewhere']) {
+  const secrets = [PASSWORD, ROTATED, OTHER, BUNDLE_PASSWORD, 'the copies password', ...Object.values(server.tokens)];
+  for (const name of ['pw', 'bp', 'elsewhere', 'copies']) {
     const { hash, salt } = await server.catalog.currentPassword(name, name === 'bp' ? 'bundle' : 'backup');
     secrets.push(toHex(hash), toBase64(hash), toHex(salt), toBase64(salt));
   }

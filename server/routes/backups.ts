@@ -63,7 +63,7 @@ function uploadRoute(method: 'post' | 'put') {
 /** Content types a tar upload may carry: none at all (curl -T), tar, or raw bytes. */
 const TAR_TYPES = new Set(['', 'application/x-tar', 'application/tar', 'application/octet-stream']);
 
-async function openOrCreate(deps: ServerDeps, name: string, create: boolean): Promise<Repository> {
+export async function openOrCreate(deps: ServerDeps, name: string, create: boolean): Promise<Repository> {
   try {
     return await deps.repositories.open(name);
   } catch (error) {

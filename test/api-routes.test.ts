@@ -224,6 +224,15 @@ test('the OpenAPI document is valid OpenAPI 3.1 and lists exactly the routes the
   assert.equal([...documented].filter((r) => !served.has(r.replace(/^HEAD /, 'GET '))).sort(), [], 'documented but not served');
 });
 
+test('interactive docs at /docs: a Swagger UI page that loads /v1/openapi.json', async () => {
+  const res = await server.app.request('/docs');
+  assert.is(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+  const html = await res.text();
+  assert.match(html, /swagger-ui/i);
+  assert.match(html, '/v1/openapi.json');
+});
+
 test('every route: 401 without a token, 403 with too small a scope, 400 malformed, 404 missing, 413 oversize, one error shape', async () => {
   const { operations } = await documentedOperations();
   const untested = operations.map((o) => `${o.method} ${o.path}`).filter((key) => CASES[key] === undefined);

@@ -50,7 +50,8 @@ async function namedPasswordHash(catalog: Catalog | undefined, name: string): Pr
   return { hash: version.hash, salt: version.salt, kdf: version.kdf, source: 'catalog' };
 }
 
-function stdinSource(io: Io, name: string): Source {
+/** Standard input as one file. Sequential: its size is unknown (0), and read-ahead must not hold it whole. */
+export function stdinSource(io: Io, name: string): Source {
   if (name.includes('/') || name === '.' || name === '..' || name === '') {
     throw new BunkerError('USAGE', '--stdin-name must be a plain file name');
   }
@@ -58,6 +59,7 @@ function stdinSource(io: Io, name: string): Source {
   return {
     sources: ['-'],
     host: hostname(),
+    sequential: true,
     async *entries() {
       yield { path: name, type: 'file', mode: 0o600, mtimeMs: now, size: 0, open: async () => iterableReader(io.stdin()) };
     },

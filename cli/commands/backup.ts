@@ -1,9 +1,9 @@
+import { namedBackupPassword } from '../../core/catalog/named-passwords.ts';
 import { backup, type BackupOptions, type BackupResult, BunkerError, parseCompression, type Source } from '../../core/mod.ts';
 import { fsSource } from '../../core/host/fs-source.ts';
 import { iterableReader } from '../../core/source.ts';
 import { hostname } from 'node:os';
 import type { Catalog } from '../../core/catalog/catalog.ts';
-import { isCatalogName } from '../../core/catalog/records.ts';
 import { openProductCatalog, openRepository, repositoryPath } from '../context.ts';
 import { formatBytes, formatDuration, formatRate } from '../format.ts';
 import type { Io } from '../io.ts';
@@ -40,14 +40,6 @@ export interface BackupCliOptions {
   /** The repository's name on --target (default "default"). */
   readonly repoName?: string;
   readonly token?: string;
-}
-
-/** The current version of a named backup password, as backup takes it. */
-async function namedPasswordHash(catalog: Catalog | undefined, name: string): Promise<NonNullable<BackupOptions['passwordHash']>> {
-  // Never echo the name: someone may have typed a password where a name belongs.
-  if (catalog === undefined || !isCatalogName(name)) throw new BunkerError('NOT_FOUND', 'no stored password has that name (bunker password create NAME stores one)');
-  const version = await catalog.currentPassword(name, 'backup');
-  return { hash: version.hash, salt: version.salt, kdf: version.kdf, source: 'catalog' };
 }
 
 /** Standard input as one file. Sequential: its size is unknown (0), and read-ahead must not hold it whole. */
@@ -111,7 +103,7 @@ export async function runBackup(options: BackupCliOptions, io: Io): Promise<Back
   const usesCatalog = options.password !== undefined || options.job !== undefined;
   const catalog = usesCatalog ? await openProductCatalog(io, { create: options.job !== undefined }) : undefined;
   try {
-    const passwordHash = options.password === undefined ? undefined : await namedPasswordHash(catalog, options.password);
+    const passwordHash = options.password === undefined ? undefined : await namedBackupPassword(catalog, options.password);
     return await backupWith(options, io, { level, kdf, catalog, passwordHash });
   } finally {
     catalog?.close();

@@ -1,6 +1,5 @@
-import { type BackupOptions, BunkerError, copyPoint, type CopyResult, parseCompression } from '../../core/mod.ts';
-import type { Catalog } from '../../core/catalog/catalog.ts';
-import { isCatalogName } from '../../core/catalog/records.ts';
+import { namedBackupPassword } from '../../core/catalog/named-passwords.ts';
+import { BunkerError, copyPoint, type CopyResult, parseCompression } from '../../core/mod.ts';
 import { openProductCatalog, openRepository, repositoryPath } from '../context.ts';
 import { formatBytes, formatDuration } from '../format.ts';
 import type { Io } from '../io.ts';
@@ -32,12 +31,6 @@ export interface CopyCliOptions {
   readonly json?: boolean;
 }
 
-async function namedPassword(catalog: Catalog | undefined, name: string): Promise<NonNullable<BackupOptions['passwordHash']>> {
-  if (catalog === undefined || !isCatalogName(name)) throw new BunkerError('NOT_FOUND', 'no stored password has that name (bunker password create NAME stores one)');
-  const version = await catalog.currentPassword(name, 'backup');
-  return { hash: version.hash, salt: version.salt, kdf: version.kdf, source: 'catalog' };
-}
-
 export async function runCopy(options: CopyCliOptions, io: Io): Promise<CopyResult> {
   if (options.encryptOn === 'target') {
     const { runCopyEncryptOnTarget } = await import('../copy-target.ts');
@@ -48,7 +41,7 @@ export async function runCopy(options: CopyCliOptions, io: Io): Promise<CopyResu
     const from = await openRepository({ repo: options.from, ...(options.token ? { token: options.token } : {}) }, io);
     const point = await from.unlock(await from.resolvePoint(options.point, options.name), passwordResolver(io, options.passwordFile, catalog));
     const to = await openRepository({ repo: options.to, ...(options.token ? { token: options.token } : {}) }, io, { createIfMissing: true });
-    const passwordHash = options.password === undefined ? undefined : await namedPassword(catalog, options.password);
+    const passwordHash = options.password === undefined ? undefined : await namedBackupPassword(catalog, options.password);
     const kms = point.record.body.encryption === null ? undefined : await kmsBackupOption(io, catalog);
     const kdf = parseKdfOption(options.kdf);
     let compressionLevel: number | undefined;

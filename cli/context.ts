@@ -1,4 +1,5 @@
 /** Shared by every command: where the data and the repository are, and opening it. */
+import { repositoryUrl } from '../core/storage/server-url.ts';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BunkerError, HttpStorage, Repository, type Storage } from '../core/mod.ts';
@@ -39,23 +40,7 @@ export function openProductCatalog(io: Io, options: { create: boolean }): Promis
  */
 export function repositoryPath(options: RepoOptions, env: Io['env']): string {
   const location = options.repo ?? env.BUNKER_REPO ?? join(dataHome(env), 'repository');
-  return isRemoteLocation(location) ? remoteRepositoryUrl(location) : resolve(location);
-}
-
-/** The repository URL, normalized; USAGE unless it names a repository on a bunker server. */
-function remoteRepositoryUrl(location: string): string {
-  let url: URL;
-  try {
-    url = new URL(location);
-  } catch {
-    throw new BunkerError('USAGE', 'a remote repository is http(s)://HOST:PORT/v1/repos/NAME');
-  }
-  if (url.username !== '' || url.password !== '') throw new BunkerError('USAGE', 'a repository URL must not hold credentials: give the token with --token, BUNKER_TOKEN_FILE or BUNKER_TOKEN');
-  const path = url.pathname.replace(/\/+$/, '');
-  if (url.search !== '' || url.hash !== '' || !/\/v1\/repos\/[A-Za-z0-9][A-Za-z0-9._@:+-]{0,63}$/.test(path)) {
-    throw new BunkerError('USAGE', 'a remote repository is http(s)://HOST:PORT/v1/repos/NAME (the NAME of a repository on that bunker serve)');
-  }
-  return `${url.origin}${path}`;
+  return isRemoteLocation(location) ? repositoryUrl(location).location : resolve(location);
 }
 
 /** The storage of the repository `options` name: a directory, or a repository on a bunker server. */

@@ -5,6 +5,7 @@
  * §16.3). The target repository never receives plaintext objects; the plaintext crosses the
  * connection to the target, which is the trusted side in this zone (use https beyond loopback).
  */
+import { repositoryUrl } from '../core/storage/server-url.ts';
 import { BunkerError, type CopyResult, pointSource } from '../core/mod.ts';
 import { isCatalogName } from '../core/catalog/records.ts';
 import { tarStream } from '../core/tar-writer.ts';
@@ -19,18 +20,9 @@ import { apiToken, isRemoteLocation } from './remote.ts';
 import type { TargetBackupResult } from './target-backup.ts';
 import { streamUpload } from './upload.ts';
 
-/** http(s)://HOST:PORT[/prefix]/v1/repos/NAME → the server's base URL and the repository name. */
-function targetRepository(to: string): { base: string; name: string } {
-  const match = isRemoteLocation(to) ? /^(https?:\/\/[^/?#]+(?:\/[^?#]*)?)\/v1\/repos\/([^/?#]+)\/?$/i.exec(to) : null;
-  if (match === null) throw new BunkerError('USAGE', 'with --encrypt-on target, --to is a repository on a bunker serve: http(s)://HOST:PORT/v1/repos/NAME');
-  const name = decodeURIComponent(match[2]!);
-  if (!isCatalogName(name)) throw new BunkerError('USAGE', 'the repository name in --to is 1-64 letters, digits and . _ @ : + -');
-  if (new URL(match[1]!).username !== '' || new URL(match[1]!).password !== '') throw new BunkerError('USAGE', '--to must not hold credentials: give the token with --token, BUNKER_TOKEN_FILE or BUNKER_TOKEN');
-  return { base: match[1]!.replace(/\/+$/, ''), name };
-}
-
 export async function runCopyEncryptOnTarget(options: CopyCliOptions, io: Io): Promise<CopyResult> {
-  const { base, name } = targetRepository(options.to);
+  if (!isRemoteLocation(options.to)) throw new BunkerError('USAGE', 'with --encrypt-on target, --to is a repository on a bunker serve: http(s)://HOST:PORT/v1/repos/NAME');
+  const { base, name } = repositoryUrl(options.to);
   if (options.password === undefined) throw new BunkerError('USAGE', 'with --encrypt-on target, --password names the password stored on the target that encrypts the copy');
   if (!isCatalogName(options.password)) throw new BunkerError('USAGE', '--password names a password stored on the target (1-64 letters, digits and . _ @ : + -), not the password itself');
   if (options.toPasswordFile !== undefined) throw new BunkerError('USAGE', '--to-password-file does not apply with --encrypt-on target: the target holds the password');

@@ -5,6 +5,7 @@
  * point (FORMAT.md §16.3). Nothing here asks for, reads or derives a password or a key: no
  * catalog and no repository is opened on this side.
  */
+import { serverBase } from '../core/storage/server-url.ts';
 import { hostname } from 'node:os';
 import { BunkerError } from '../core/mod.ts';
 import { fsSource } from '../core/host/fs-source.ts';
@@ -44,22 +45,8 @@ export interface TargetBackupResult {
   readonly warnings: readonly string[];
 }
 
-/** The server's base URL: http(s), no credentials, no query; a path prefix (a proxy) is kept. */
-export function targetBaseUrl(target: string): string {
-  let url: URL;
-  try {
-    url = new URL(target);
-  } catch {
-    throw new BunkerError('USAGE', '--target is the URL of a bunker serve: http(s)://HOST:PORT');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new BunkerError('USAGE', '--target is the URL of a bunker serve: http(s)://HOST:PORT');
-  if (url.username !== '' || url.password !== '') throw new BunkerError('USAGE', '--target must not hold credentials: give the token with --token, BUNKER_TOKEN_FILE or BUNKER_TOKEN');
-  if (url.search !== '' || url.hash !== '') throw new BunkerError('USAGE', '--target is http(s)://HOST:PORT, without a query');
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-}
-
 export async function runTargetBackup(options: TargetBackupOptions, io: Io): Promise<TargetBackupResult> {
-  const base = targetBaseUrl(options.target);
+  const base = serverBase(options.target);
   if (!isCatalogName(options.repoName)) throw new BunkerError('USAGE', '--repo-name is 1-64 letters, digits and . _ @ : + -, starting with a letter or digit');
   // Never echo it: someone may have typed a password where a name belongs.
   if (!isCatalogName(options.password)) throw new BunkerError('USAGE', '--password names a password stored on the target (1-64 letters, digits and . _ @ : + -), not the password itself');

@@ -11,7 +11,8 @@ import { parseKdfOption } from '../kdf-option.ts';
 import { kmsBackupOption } from '../kms.ts';
 import { passwordResolver } from '../password.ts';
 import { ProgressLine } from '../progress.ts';
-import { runTargetBackup, targetBaseUrl } from '../target-backup.ts';
+import { runTargetBackup } from '../target-backup.ts';
+import { serverBase } from '../../core/storage/server-url.ts';
 import type { CommandSpec } from './spec.ts';
 import { Profile } from '../../core/profile.ts';
 
@@ -87,7 +88,7 @@ function targetMode(options: BackupCliOptions): 'local' | 'source' | 'target' {
 export async function runBackup(options: BackupCliOptions, io: Io): Promise<BackupResult> {
   const mode = targetMode(options);
   if (mode === 'target') throw new Error('internal error: --encrypt-on target is runTargetBackup\'s');
-  if (mode === 'source') options = { ...options, repo: `${targetBaseUrl(options.target!)}/v1/repos/${options.repoName ?? 'default'}` };
+  if (mode === 'source') options = { ...options, repo: `${serverBase(options.target!)}/v1/repos/${options.repoName ?? 'default'}` };
   let level: number | undefined;
   try {
     level = parseCompression(options.compression ?? 'zstd');

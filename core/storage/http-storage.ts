@@ -7,6 +7,7 @@
  * message. Every storage operation is idempotent — put-if-absent included, see `put` — so
  * each is retried a few times with backoff after a network failure or a 502/503/504.
  */
+import { serverUrl } from './server-url.ts';
 import { BunkerError, ERROR_CODES, type ErrorCode, isBunkerError } from '../errors.ts';
 import { checkKey, isStorageKey, notFound, shortObject, type Storage } from './storage.ts';
 
@@ -38,16 +39,7 @@ export class HttpStorage implements Storage {
 
   /** `baseUrl`: http(s)://HOST:PORT/v1/repos/NAME. */
   constructor(baseUrl: string, token: string, options: HttpStorageOptions = {}) {
-    let url: URL;
-    try {
-      url = new URL(baseUrl);
-    } catch {
-      throw new BunkerError('USAGE', 'a remote repository is a URL: http(s)://HOST:PORT/v1/repos/NAME');
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new BunkerError('USAGE', 'a remote repository URL starts with http:// or https://');
-    // Credentials in a URL end up in catalogs and messages: the token has its own channel.
-    if (url.username !== '' || url.password !== '') throw new BunkerError('USAGE', 'a repository URL must not hold credentials: give the token with --token, BUNKER_TOKEN_FILE or BUNKER_TOKEN');
-    if (url.search !== '' || url.hash !== '') throw new BunkerError('USAGE', 'a repository URL has no query or fragment: http(s)://HOST:PORT/v1/repos/NAME');
+    const url = serverUrl(baseUrl, 'http(s)://HOST:PORT/v1/repos/NAME');
     if (!/^[A-Za-z0-9_-]{1,200}$/.test(token)) throw new BunkerError('UNAUTHORIZED', 'the API token is malformed (bunker token create prints one)');
     this.location = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
     this.origin = url.origin;

@@ -38,6 +38,8 @@ interface JobState {
 
 const MAX_FINISHED_JOBS = 200;
 
+const PROGRESS_INTERVAL_MS = 100;
+
 export class JobManager {
   private readonly jobs = new Map<string, JobState>();
   private readonly log: (line: string) => void;
@@ -59,21 +61,34 @@ export class JobManager {
     const emit = (type: JobEvent['type']) => {
       for (const listener of state.listeners) listener({ type, job: state.view });
     };
+    // At most ten progress events a second, so a tree of small files does not flood clients;
+    // a suppressed update is sent when the interval ends (or just before the final status), so
+    // every subscriber sees the latest progress, however short the job.
     let lastProgress = 0;
+    let pending: ReturnType<typeof setTimeout> | undefined;
+    const flush = () => {
+      pending = undefined;
+      lastProgress = Date.now();
+      emit('progress');
+    };
+    const flushPending = () => {
+      if (pending === undefined) return;
+      clearTimeout(pending);
+      flush();
+    };
     const context: JobContext = {
       signal: controller.signal,
       progress: (progress) => {
         state.view = { ...state.view, progress };
-        // At most ten progress events a second: a tree of small files must not flood clients.
-        const now = Date.now();
-        if (now - lastProgress < 100) return;
-        lastProgress = now;
-        emit('progress');
+        if (pending !== undefined) return;
+        const wait = lastProgress + PROGRESS_INTERVAL_MS - Date.now();
+        if (wait <= 0) flush();
+        else pending = setTimeout(flush, wait);
       },
     };
     state.done = (async () => {
       try {
-        const result = await work(context);
+        const result = await work(context).finally(flushPending);
         state.view = { ...state.view, status: 'succeeded', result: result ?? null, finishedAt: new Date().toISOString() };
       } catch (error) {
         // Cancelled means stopped by the cancel: any other coded failure is reported as itself.

@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { listen, type Listening } from '../server/listen.ts';
+import { JobManager, type JobEvent as ManagerEvent } from '../server/jobs.ts';
 import { pseudoRandomBytes, TEST_KDF, tempDir } from './helpers.ts';
 import { testServer } from './server-kit.ts';
 import { snapshotTree, writeTree } from './tree.ts';
@@ -77,6 +78,25 @@ async function checkClean(): Promise<any> {
   assert.equal([report.isOk, report.problems], [true, []]);
   return report;
 }
+
+test('progress is throttled, but the latest update always reaches a subscriber before the final status, however short the job', async () => {
+  const jobs = new JobManager();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const view = jobs.start('backup', 'backup', async ({ progress }) => {
+    await gate;
+    for (let files = 1; files <= 5; files++) progress({ files });
+    return { files: 5 };
+  });
+  const seen: ManagerEvent[] = [];
+  jobs.subscribe(view.id, (event) => seen.push(event));
+  release();
+  await jobs.settled(view.id);
+  assert.equal(
+    seen.map((e) => [e.type, e.job.status, e.job.progress?.files]),
+    [['progress', 'running', 1], ['progress', 'running', 5], ['status', 'succeeded', 5]],
+  );
+});
 
 test('the server sets no time limit on a whole request: a long streamed upload is not cut off (Node defaults to 300 s)', () => {
   assert.is(listening.requestTimeoutMs, 0);

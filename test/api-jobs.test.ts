@@ -70,6 +70,59 @@ await api('POST', '/v1/repos', 'backup', { name: 'big' }, 201);
 await api('POST', '/v1/passwords', 'admin', { name: 'pw', password: PASSWORD, kdf: { memoryKiB: TEST_KDF.memoryKiB, iterations: 1, parallelism: 1 } }, 201);
 await api('POST', '/v1/backup-jobs', 'admin', { name: 'nightly', sources: [src], repo: 'big', password: 'pw', compression: 'none' }, 201);
 
+// A job is only observable while it runs: a gated run's source stops after its first file until
+// the test has subscribed, so what the stream must show does not depend on how fast the machine is.
+let gate: Promise<void> | undefined;
+const files = server.deps.files as { source: typeof server.deps.files.source };
+const realSource = files.source.bind(server.deps.files);
+files.source = async (paths, exclude) => {
+  const source = await realSource(paths, exclude);
+  const held = gate;
+  if (held === undefined) return source;
+  return {
+    ...source,
+    async *entries() {
+      let seen = 0;
+      for await (const entry of source.entries()) {
+        if (entry.type === 'file' && ++seen === 2) await held;
+        yield entry;
+      }
+    },
+  };
+};
+
+const fileHost = server.deps.files as { restoreSink: typeof server.deps.files.restoreSink };
+const realSink = fileHost.restoreSink.bind(server.deps.files);
+fileHost.restoreSink = (target) => {
+  const sink = realSink(target);
+  const held = gate;
+  if (held === undefined) return sink;
+  let written = 0;
+  const wait = async () => void (++written === 2 && (await held));
+  return {
+    begin: (entries) => sink.begin(entries),
+    directory: (entry) => sink.directory(entry),
+    symlink: (entry) => sink.symlink(entry),
+    file: async (entry, data) => (await wait(), sink.file(entry, data)),
+    ...(sink.smallFile ? { smallFile: async (entry, data) => (await wait(), sink.smallFile!(entry, data)) } : {}),
+    commit: () => sink.commit(),
+    abort: () => sink.abort(),
+  };
+};
+
+/** Runs `start` with the source and sink gated, and collects the job's events, opening the gate once subscribed. */
+async function gatedJobEvents(start: () => Promise<{ job: { id: string } }>): Promise<JobEvent[]> {
+  let open!: () => void;
+  gate = new Promise((resolve) => (open = resolve));
+  const { job } = await start().finally(() => (gate = undefined));
+  const seen: JobEvent[] = [];
+  for await (const event of jobEvents(job.id, 'admin')) {
+    seen.push(event);
+    if (seen.length === 1) open();
+  }
+  return seen;
+}
+
 async function checkClean(): Promise<any> {
   const { job } = await api('POST', '/v1/repos/big/check', 'backup', { readData: true }, 202);
   const done = await server.deps.jobs.settled(job.id);
@@ -131,20 +184,16 @@ test('cancelling a backup job mid-run: progress events first, then cancelled wit
 });
 
 test('the job run to the end: progress events, then succeeded with the summary; restore job progress; exact bytes back', async () => {
-  const { job } = await api<{ job: { id: string } }>('POST', '/v1/backup-jobs/nightly/run', 'backup', undefined, 202);
-  const seen: JobEvent[] = [];
-  for await (const event of jobEvents(job.id, 'admin')) seen.push(event);
+  const seen = await gatedJobEvents(() => api('POST', '/v1/backup-jobs/nightly/run', 'backup', undefined, 202));
   const last = seen.at(-1)!;
   assert.equal([last.event, last.job.status], ['status', 'succeeded'], JSON.stringify(last.job.error));
-  assert.ok(seen.some((e) => e.event === 'progress'), 'progress events');
+  assert.ok(seen.some((e) => e.event === 'progress' && e.job.progress!.files === 40), 'the final progress came as an event: ' + JSON.stringify(seen.map((e) => [e.event, e.job.progress?.files])));
   assert.equal([last.job.result.stats.files, last.job.result.keySource], [40, 'catalog']);
   const pointId: string = last.job.result.pointId;
   assert.is((await api('GET', '/v1/backup-jobs/nightly', 'read')).lastPointId, pointId);
   await checkClean();
 
-  const restoreJob = (await api<{ job: { id: string } }>('POST', `/v1/repos/big/points/${pointId}/restore`, 'admin', { target: 'back' }, 202)).job;
-  const restoreEvents: JobEvent[] = [];
-  for await (const event of jobEvents(restoreJob.id, 'admin')) restoreEvents.push(event);
+  const restoreEvents = await gatedJobEvents(() => api('POST', `/v1/repos/big/points/${pointId}/restore`, 'admin', { target: 'back' }, 202));
   const done = restoreEvents.at(-1)!;
   assert.equal([done.job.status, done.job.result.files], ['succeeded', 40], JSON.stringify(done.job.error));
   assert.ok(restoreEvents.some((e) => e.event === 'progress' && typeof e.job.progress!.bytesTotal === 'number'), 'restore progress');

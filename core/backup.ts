@@ -128,16 +128,29 @@ class ChunkBufferPool {
 export async function backup(repo: Repository, source: Source, options: BackupOptions): Promise<BackupResult> {
   const startedAt = Date.now();
   checkSeriesName(options.series);
-  const parent = (await repo.listPoints(options.series)).at(-1);
-  checkEncryptionMatches(parent, options);
-  const unlockedParent = parent ? await repo.unlock(parent, options.resolver) : undefined;
-  const keys = await runKeys(repo, unlockedParent, options);
-  const kms = options.kms === undefined || keys.encryption === 'none' ? undefined
-    : await wrapPasswordHash(options.kms.client, { keyId: options.kms.keyId, hash: keys.hash!, repositoryId: repo.config.id, salt: keys.salt! }, options.kms);
-  const parentIndex = unlockedParent ? await repo.readIndex(unlockedParent) : new Map<string, IndexEntry>();
+  // The walk starts now (directory listings and metadata, no file contents), while the keys are
+  // derived and the parent point is loaded: on a cold cache it is most of a rerun's time. A
+  // sequential source (a stream) is left alone until it is read.
+  const sourceEntries = source.entries()[Symbol.asyncIterator]();
+  const firstEntry = source.sequential === true ? undefined : sourceEntries.next();
+  firstEntry?.catch(() => undefined);
+  let parent: PointRecord | undefined, unlockedParent: UnlockedPoint | undefined, keys: RunKeys, kms: PointKms | undefined;
+  const parentIndex = new Map<string, IndexEntry>();
   const parentFiles = new Map<string, ManifestEntry>();
-  if (unlockedParent) {
-    for (const entry of (await repo.readManifest(unlockedParent)).entries) parentFiles.set(entry.path, entry);
+  try {
+    parent = (await repo.listPoints(options.series)).at(-1);
+    checkEncryptionMatches(parent, options);
+    unlockedParent = parent ? await repo.unlock(parent, options.resolver) : undefined;
+    keys = await runKeys(repo, unlockedParent, options);
+    kms = options.kms === undefined || keys.encryption === 'none' ? undefined
+      : await wrapPasswordHash(options.kms.client, { keyId: options.kms.keyId, hash: keys.hash!, repositoryId: repo.config.id, salt: keys.salt! }, options.kms);
+    if (unlockedParent) {
+      for (const [id, entry] of await repo.readIndex(unlockedParent)) parentIndex.set(id, entry);
+      for (const entry of (await repo.readManifest(unlockedParent)).entries) parentFiles.set(entry.path, entry);
+    }
+  } catch (error) {
+    await sourceEntries.return?.(undefined);
+    throw error;
   }
 
   const runId = randomId();
@@ -320,7 +333,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       previous.mtimeMs === entry.mtimeMs && previous.inode === entry.inode && entry.inode !== undefined &&
       (previous.chunks ?? []).every((id) => parentIndex.has(id));
   };
-  const walk = prefetch(source.entries(), {
+  const walk = prefetch(resumed(sourceEntries, firstEntry), {
     smallFileBytes: SMALL_FILE_BYTES,
     maxEntries: 256,
     maxBytes: 32 * 1024 * 1024,
@@ -341,6 +354,8 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       if (walked.done) break;
       const { entry, content } = walked.value;
       if (pool.failure !== undefined) throw pool.failure;
+      // A cancel stops the run at the next entry, not after reading everything.
+      throwIfCancelled(options.signal, 'the backup');
       const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size };
       if (entry.type === 'dir') {
         stats.dirs++;
@@ -431,6 +446,15 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   const document = await encodeDocument(POINT_MAGIC, POINT_VERSION, body, keys.passwordKeys?.pointMacKey);
   if (!(await repo.storage.put(pointKey(pointId), document))) throw new Error('internal error: point id collision');
   return { pointId, series: options.series, parentId: body.parent, stats: finalStats, keySource: keys.keySource, ...(options.profile ? { profile: options.profile.rounded() } : {}) };
+}
+
+/** The rest of an iteration whose first step was taken early. */
+async function* resumed<T>(iterator: AsyncIterator<T>, first: Promise<IteratorResult<T>> | undefined): AsyncGenerator<T> {
+  try {
+    for (let step = await (first ?? iterator.next()); !step.done; step = await iterator.next()) yield step.value;
+  } finally {
+    await iterator.return?.(undefined);
+  }
 }
 
 export function checkSeriesName(name: string): void {

@@ -62,6 +62,8 @@ export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: Pr
   let queuedBytes = 0;
   let isDone = false;
   let pending: Promise<void> | undefined;
+  /** Set while the consumer waits on an empty queue: it goes on as soon as one entry is in. */
+  let wake: (() => void) | undefined;
 
   const pull = async (): Promise<void> => {
     while (!isDone && queue.length < options.maxEntries && queuedBytes < options.maxBytes) {
@@ -75,13 +77,16 @@ export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: Pr
       const bytes = isSmall ? entry.size : 0;
       queue.push({ item: isSmall ? { entry, content: readWhole(entry) } : { entry }, bytes });
       queuedBytes += bytes;
+      wake?.();
     }
   };
 
   try {
     for (;;) {
       if (queue.length === 0) {
-        await (pending ??= pull().finally(() => (pending = undefined)));
+        pending ??= pull().finally(() => (pending = undefined));
+        await Promise.race([pending, new Promise<void>((resolve) => (wake = resolve))]);
+        wake = undefined;
         if (queue.length === 0 && isDone) return;
         continue;
       }

@@ -70,35 +70,41 @@ await api('POST', '/v1/repos', 'backup', { name: 'big' }, 201);
 await api('POST', '/v1/passwords', 'admin', { name: 'pw', password: PASSWORD, kdf: { memoryKiB: TEST_KDF.memoryKiB, iterations: 1, parallelism: 1 } }, 201);
 await api('POST', '/v1/backup-jobs', 'admin', { name: 'nightly', sources: [src], repo: 'big', password: 'pw', compression: 'none' }, 201);
 
-// A job is only observable while it runs: a gated run's source stops after its first file until
-// the test has subscribed, so what the stream must show does not depend on how fast the machine is.
-let gate: Promise<void> | undefined;
-const files = server.deps.files as { source: typeof server.deps.files.source };
-const realSource = files.source.bind(server.deps.files);
-files.source = async (paths, exclude) => {
+// A job is only observable while it runs. While `holds` is set, the next job's source (or restore
+// sink) waits before its file number N until holds[N] resolves, so what a test must see of a
+// running job does not depend on how fast the machine is.
+let holds: readonly (Promise<void> | undefined)[] | undefined;
+
+function hold(): { promise: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const promise = new Promise<void>((resolve) => (release = resolve));
+  return { promise, release };
+}
+
+const fileHost = server.deps.files as { source: typeof server.deps.files.source; restoreSink: typeof server.deps.files.restoreSink };
+const realSource = fileHost.source.bind(server.deps.files);
+fileHost.source = async (paths, exclude) => {
   const source = await realSource(paths, exclude);
-  const held = gate;
+  const held = holds;
   if (held === undefined) return source;
   return {
     ...source,
     async *entries() {
-      let seen = 0;
+      let files = 0;
       for await (const entry of source.entries()) {
-        if (entry.type === 'file' && ++seen === 2) await held;
+        if (entry.type === 'file') await held[files++];
         yield entry;
       }
     },
   };
 };
-
-const fileHost = server.deps.files as { restoreSink: typeof server.deps.files.restoreSink };
 const realSink = fileHost.restoreSink.bind(server.deps.files);
 fileHost.restoreSink = (target) => {
   const sink = realSink(target);
-  const held = gate;
+  const held = holds;
   if (held === undefined) return sink;
-  let written = 0;
-  const wait = async () => void (++written === 2 && (await held));
+  let files = 0;
+  const wait = async () => void (await held[files++]);
   return {
     begin: (entries) => sink.begin(entries),
     directory: (entry) => sink.directory(entry),
@@ -110,15 +116,15 @@ fileHost.restoreSink = (target) => {
   };
 };
 
-/** Runs `start` with the source and sink gated, and collects the job's events, opening the gate once subscribed. */
-async function gatedJobEvents(start: () => Promise<{ job: { id: string } }>): Promise<JobEvent[]> {
-  let open!: () => void;
-  gate = new Promise((resolve) => (open = resolve));
-  const { job } = await start().finally(() => (gate = undefined));
+/** Starts a job held before its second file, and collects its events, letting it go on once subscribed. */
+async function heldJobEvents(start: () => Promise<{ job: { id: string } }>): Promise<JobEvent[]> {
+  const subscribed = hold();
+  holds = [undefined, subscribed.promise];
+  const { job } = await start().finally(() => (holds = undefined));
   const seen: JobEvent[] = [];
   for await (const event of jobEvents(job.id, 'admin')) {
     seen.push(event);
-    if (seen.length === 1) open();
+    if (seen.length === 1) subscribed.release();
   }
   return seen;
 }
@@ -156,16 +162,23 @@ test('the server sets no time limit on a whole request: a long streamed upload i
 });
 
 test('cancelling a backup job mid-run: progress events first, then cancelled with CANCELLED; no point; the repository checks clean', async () => {
-  const { job } = await api<{ job: { id: string; status: string } }>('POST', '/v1/backup-jobs/nightly/run', 'backup', undefined, 202);
+  // Held before its second file until subscribed, and before its third until the cancel is in.
+  const subscribed = hold();
+  const cancelSent = hold();
+  holds = [undefined, subscribed.promise, cancelSent.promise];
+  const { job } = await api<{ job: { id: string; status: string } }>('POST', '/v1/backup-jobs/nightly/run', 'backup', undefined, 202)
+    .finally(() => (holds = undefined));
   assert.is(job.status, 'running');
   const seen: JobEvent[] = [];
   let cancelled = false;
   for await (const event of jobEvents(job.id, 'backup')) {
     seen.push(event);
+    if (seen.length === 1) subscribed.release();
     if (event.event === 'progress' && !cancelled) {
       cancelled = true;
       const answer = await api('POST', `/v1/jobs/${job.id}/cancel`, 'backup', undefined, 202);
       assert.is(answer.id, job.id);
+      cancelSent.release();
     }
   }
   assert.is(seen[0]!.event, 'status', 'the current state comes first');
@@ -176,6 +189,7 @@ test('cancelling a backup job mid-run: progress events first, then cancelled wit
   assert.type(progress[0]!.job.progress!.bytesRead, 'number');
   const last = seen.at(-1)!;
   assert.equal([last.event, last.job.status, last.job.error?.code], ['status', 'cancelled', 'CANCELLED']);
+  assert.is(last.job.progress!.files, 2, 'it stopped at the next file after the cancel, not after reading all 40');
   const shown = await api('GET', `/v1/jobs/${job.id}`, 'backup');
   assert.equal([shown.status, shown.error.code, shown.result], ['cancelled', 'CANCELLED', null]);
   assert.equal((await api('GET', '/v1/repos/big/points', 'read')).points, [], 'nothing committed');
@@ -184,7 +198,7 @@ test('cancelling a backup job mid-run: progress events first, then cancelled wit
 });
 
 test('the job run to the end: progress events, then succeeded with the summary; restore job progress; exact bytes back', async () => {
-  const seen = await gatedJobEvents(() => api('POST', '/v1/backup-jobs/nightly/run', 'backup', undefined, 202));
+  const seen = await heldJobEvents(() => api('POST', '/v1/backup-jobs/nightly/run', 'backup', undefined, 202));
   const last = seen.at(-1)!;
   assert.equal([last.event, last.job.status], ['status', 'succeeded'], JSON.stringify(last.job.error));
   assert.ok(seen.some((e) => e.event === 'progress' && e.job.progress!.files === 40), 'the final progress came as an event: ' + JSON.stringify(seen.map((e) => [e.event, e.job.progress?.files])));
@@ -193,7 +207,7 @@ test('the job run to the end: progress events, then succeeded with the summary; 
   assert.is((await api('GET', '/v1/backup-jobs/nightly', 'read')).lastPointId, pointId);
   await checkClean();
 
-  const restoreEvents = await gatedJobEvents(() => api('POST', `/v1/repos/big/points/${pointId}/restore`, 'admin', { target: 'back' }, 202));
+  const restoreEvents = await heldJobEvents(() => api('POST', `/v1/repos/big/points/${pointId}/restore`, 'admin', { target: 'back' }, 202));
   const done = restoreEvents.at(-1)!;
   assert.equal([done.job.status, done.job.result.files], ['succeeded', 40], JSON.stringify(done.job.error));
   assert.ok(restoreEvents.some((e) => e.event === 'progress' && typeof e.job.progress!.bytesTotal === 'number'), 'restore progress');

@@ -15,8 +15,12 @@ import type { FileReader, Source, SourceEntry } from '../source.ts';
 const LSTAT_BATCH = 64;
 /** Directory listings in flight at once. */
 const LISTINGS_AT_ONCE = 16;
-/** Entries listed but not yet walked, beyond which listings are no longer started ahead. */
-const MAX_ENTRIES_AHEAD = 20_000;
+/**
+ * Entries listed but not yet walked, beyond which listings are no longer started ahead: enough
+ * that a walk started while a backup derives its keys gets well ahead (a 48k-entry tree is
+ * listed whole in about a second, cold), bounded so a huge tree does not sit in memory.
+ */
+const MAX_ENTRIES_AHEAD = 65_536;
 
 /** Compares paths (as component lists) in walk order: a directory's subtree before its next sibling. */
 function walkOrder(a: readonly string[], b: readonly string[]): number {
@@ -226,8 +230,11 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
   async function* walk(path: string, relative: string, st: Stat, depthKey: string[], listed?: Promise<Listing | Error>): AsyncGenerator<SourceEntry> {
     const base = describe(path, relative, st);
     if (st.isDirectory()) {
+      // Listed before the directory itself is handed out: a consumer that takes the first entry
+      // early (backup, while its keys are derived) starts the walk ahead that way.
+      const listingStarted = listed ?? listing(path, relative, depthKey);
       yield { ...base, type: 'dir', size: 0 };
-      const list = await (listed ?? listing(path, relative, depthKey));
+      const list = await listingStarted;
       if (list instanceof Error) {
         warn(`cannot list ${path}: ${list.message}; its contents are skipped`);
         return;

@@ -1,8 +1,5 @@
-#!/usr/bin/env node
-/** bunker's command line: parse, call core, print. Exit codes: cli/exit-codes.ts. */
-import './threadpool.ts';
+/** bunker's command line: parse, call core, print. Exit codes: cli/exit-codes.ts. Entry point: cli/main.ts. */
 import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { BunkerError, isBunkerError } from '../core/mod.ts';
 import { backupCommand } from './commands/backup.ts';
 import { checkCommand } from './commands/check.ts';
@@ -86,8 +83,4 @@ export async function main(args: readonly string[], io: Io = processIo()): Promi
     return report(error);
   }
   return exitCode;
-}
-
-if (import.meta.main ?? process.argv[1] === new URL(import.meta.url).pathname) {
-  process.exitCode = await main(hideBin(process.argv));
 }

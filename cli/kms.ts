@@ -10,7 +10,6 @@
  */
 import { type BackupOptions, BunkerError, type KeyResolver, type PointKms } from '../core/mod.ts';
 import type { Catalog } from '../core/catalog/catalog.ts';
-import { awsKmsClient } from '../core/host/aws-kms-client.ts';
 import { keepKmsHash, type KmsClientMaker, kmsBackupOptionFor, kmsCatalogWrapper as catalogWrapper, type KmsSettings, kmsResolverFor, readKmsSettings } from '../core/kms/kms-settings.ts';
 import type { KdfParams } from '../core/crypto/kdf.ts';
 import { openProductCatalog } from './context.ts';
@@ -18,8 +17,12 @@ import type { Io } from './io.ts';
 
 export { KMS_SETTING, type KmsSettings, readKmsSettings, writeKmsSettings } from '../core/kms/kms-settings.ts';
 
-/** KMS clients with the user's environment (credentials chain, AWS_ENDPOINT_URL_KMS). */
-export function kmsClients(io: Io): KmsClientMaker {
+/**
+ * KMS clients with the user's environment (credentials chain, AWS_ENDPOINT_URL_KMS). The AWS
+ * SDK is loaded only when KMS is used: every command would otherwise pay for it at start-up.
+ */
+export async function kmsClients(io: Io): Promise<KmsClientMaker> {
+  const { awsKmsClient } = await import('../core/host/aws-kms-client.ts');
   return (options) => awsKmsClient({ ...options, env: io.env });
 }
 
@@ -42,7 +45,7 @@ async function withSettings<T>(io: Io, catalog: Catalog | undefined, use: (setti
 
 /** The `kms` option of an encrypted backup while KMS is enabled; undefined otherwise. */
 export async function kmsBackupOption(io: Io, catalog: Catalog | undefined): Promise<BackupOptions['kms']> {
-  return withSettings(io, catalog, async (settings) => kmsBackupOptionFor(settings, kmsClients(io)));
+  return withSettings(io, catalog, async (settings) => settings?.enabled ? kmsBackupOptionFor(settings, await kmsClients(io)) : undefined);
 }
 
 /**
@@ -50,7 +53,8 @@ export async function kmsBackupOption(io: Io, catalog: Catalog | undefined): Pro
  * for the catalog (FORMAT.md §6.4, catalog context); undefined when KMS is not enabled.
  */
 export async function kmsCatalogWrapper(io: Io, catalog: Catalog, failing: string): Promise<((version: { salt: Uint8Array; hash: Uint8Array }) => Promise<PointKms>) | undefined> {
-  return catalogWrapper(readKmsSettings(catalog), kmsClients(io), failing);
+  const settings = readKmsSettings(catalog);
+  return settings?.enabled ? catalogWrapper(settings, await kmsClients(io), failing) : undefined;
 }
 
 /**
@@ -63,7 +67,7 @@ export async function kmsCatalogWrapper(io: Io, catalog: Catalog, failing: strin
 export function kmsKeyResolver(io: Io, catalog?: Catalog): KeyResolver {
   let resolver: Promise<KeyResolver> | undefined;
   const make = (): Promise<KeyResolver> => withSettings(io, catalog, async (settings) =>
-    kmsResolverFor(settings, kmsClients(io), ({ series, error }) => io.err(`warning: AWS KMS was not used for backup "${series}": ${error.message}\n`)));
+    kmsResolverFor(settings, await kmsClients(io), ({ series, error }) => io.err(`warning: AWS KMS was not used for backup "${series}": ${error.message}\n`)));
   return {
     async resolve(request) {
       if (request.kms === undefined) throw new BunkerError('NOT_FOUND', 'the point has no KMS-encrypted password hash');

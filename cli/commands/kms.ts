@@ -29,11 +29,11 @@ function describeSettings(settings: KmsSettings): string {
 export async function runKmsEnable(options: KmsCliOptions & { keyId: string }, io: Io): Promise<KmsSettings & { wrapped?: number }> {
   const request = { keyId: options.keyId, ...(options.region === undefined ? {} : { region: options.region }), ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }) };
   // Before the catalog is opened: a key that cannot be used leaves no trace.
-  const key = await describeKmsKey(request, kmsClients(io));
+  const key = await describeKmsKey(request, await kmsClients(io));
   const catalog = (await openProductCatalog(io, { create: true }))!;
   let result: KmsSettings & { wrapped?: number };
   try {
-    result = await enableKms(catalog, { ...request, wrapExisting: options.wrapExisting === true }, key, kmsClients(io));
+    result = await enableKms(catalog, { ...request, wrapExisting: options.wrapExisting === true }, key, await kmsClients(io));
   } finally {
     catalog.close();
   }
@@ -49,7 +49,7 @@ export async function runKmsStatus(options: KmsCliOptions, io: Io): Promise<KmsS
   const catalog = await openProductCatalog(io, { create: false });
   try {
     let settings = readKmsSettings(catalog);
-    if (settings !== undefined && settings.enabled && options.check) settings = await recheckKms(catalog!, settings, kmsClients(io));
+    if (settings !== undefined && settings.enabled && options.check) settings = await recheckKms(catalog!, settings, await kmsClients(io));
     const status = settings ?? { enabled: false as const };
     if (options.json) io.out(JSON.stringify(status) + '\n');
     else if (!status.enabled) io.out('KMS is not enabled\n');

@@ -1,8 +1,5 @@
 import { join, resolve } from 'node:path';
 import { BunkerError } from '../../core/mod.ts';
-import { createApp } from '../../server/app.ts';
-import { serverDeps } from '../../server/host.ts';
-import { listen } from '../../server/listen.ts';
 import { dataHome, openProductCatalog } from '../context.ts';
 import type { Io } from '../io.ts';
 import type { CommandSpec } from './spec.ts';
@@ -21,6 +18,10 @@ export interface ServeOptions {
 /** Runs until SIGINT/SIGTERM; running jobs are cancelled (they commit nothing) on the way out. */
 export async function runServe(options: ServeOptions, io: Io): Promise<void> {
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new BunkerError('USAGE', '--tls-cert and --tls-key go together');
+  // The server (Hono, zod, OpenAPI) is loaded here, not at start-up: other commands never need it.
+  const [{ createApp }, { serverDeps }, { listen }] = await Promise.all([
+    import('../../server/app.ts'), import('../../server/host.ts'), import('../../server/listen.ts'),
+  ]);
   const catalog = (await openProductCatalog(io, { create: true }))!;
   const reposRoot = resolve(options.repos ?? io.env.BUNKER_REPOS ?? join(dataHome(io.env), 'repos'));
   const workers = io.env.BUNKER_WORKERS === undefined ? undefined : Number(io.env.BUNKER_WORKERS);

@@ -32,4 +32,12 @@ test('AES-256-GCM: McGrew & Viega GCM spec test case 16', async () => {
   assert.is(await cipher.open(nonce, utf8('other aad'), sealed), undefined);
 });
 
+test('hex: every byte value round-trips; uppercase, odd length, non-hex and non-ASCII are refused', () => {
+  const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+  assert.equal(fromHex(toHex(all)), all);
+  for (const bad of ['0A', 'abc', '0g', 'zz', '0\u0130', '\u0130\u0130', ' 0']) {
+    assert.throws(() => fromHex(bad), /expected lowercase hex/, JSON.stringify(bad));
+  }
+});
+
 test.run();

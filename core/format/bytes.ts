@@ -32,10 +32,24 @@ export function toHex(bytes: Uint8Array): string {
   return out;
 }
 
+/** Lowercase hex digit → value; -1 for anything else (ids are parsed by the ten thousand). */
+const HEX_VALUE = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
+
+/** Decodes lowercase hex into out[offset, offset + hex.length / 2). */
+export function fromHexInto(hex: string, out: Uint8Array, offset: number): void {
+  if (hex.length % 2 !== 0 || offset + hex.length / 2 > out.length) throw new TypeError('expected lowercase hex');
+  for (let i = 0, o = offset; i < hex.length; i += 2, o++) {
+    const hi = HEX_VALUE[hex.charCodeAt(i) & 0xffff] ?? -1;
+    const lo = HEX_VALUE[hex.charCodeAt(i + 1) & 0xffff] ?? -1;
+    if ((hi | lo) < 0) throw new TypeError('expected lowercase hex');
+    out[o] = (hi << 4) | lo;
+  }
+}
+
 export function fromHex(hex: string): Uint8Array {
-  if (hex.length % 2 !== 0 || !/^[0-9a-f]*$/.test(hex)) throw new TypeError('expected lowercase hex');
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  const out = new Uint8Array(hex.length >> 1);
+  fromHexInto(hex, out, 0);
   return out;
 }
 

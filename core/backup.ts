@@ -20,7 +20,7 @@ import { type PointBody, type PointEncryption, type PointRecord, type PointStats
 import { encodeRunIndex, type IndexEntry, indexKey } from './repo/run-index.ts';
 import { type Repository, seriesContext, type SeriesContext, type UnlockedPoint } from './repository.ts';
 import type { BatchItem, RunSealer } from './chunk-sealer.ts';
-import { bytesReader, type FileReader, type Source, type SourceEntry } from './source.ts';
+import type { FileReader, Source, SourceEntry } from './source.ts';
 import { prefetch } from './prefetch.ts';
 import { Profile } from './profile.ts';
 
@@ -325,6 +325,18 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     }
   };
 
+  /** A file read whole ahead of time: chunked where it lies, not copied through readBuffer first. */
+  const backupBytes = async (bytes: Uint8Array, chunks: string[]): Promise<void> => {
+    stats.bytesRead += bytes.length;
+    for (let start = 0, slot = 0; start < bytes.length; slot++) {
+      const cutStarted = performance.now();
+      const cut = chunker.nextCut(bytes, start, bytes.length, true);
+      profile.add('chunk', performance.now() - cutStarted);
+      await addChunk(bytes.subarray(start, start + cut), chunks, slot);
+      start += cut;
+    }
+  };
+
   const entries: ManifestEntry[] = [];
   const fileChunks: { entry: { chunks?: readonly string[] }; chunks: string[] }[] = [];
   const isUnchangedFile = (entry: SourceEntry): boolean => {
@@ -383,7 +395,8 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
         try {
           const bytes = content === undefined ? undefined : await profile.time('read', content);
           if (bytes instanceof Error) throw bytes;
-          await backupFile(bytes === undefined ? entry.open!() : Promise.resolve(bytesReader(bytes)), chunks);
+          if (bytes === undefined) await backupFile(entry.open!(), chunks);
+          else await backupBytes(bytes, chunks);
         } catch (error) {
           if (error instanceof BunkerError || pool.failure !== undefined) throw error;
           // The file vanished or became unreadable between listing and reading.

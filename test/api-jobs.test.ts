@@ -71,8 +71,8 @@ await api('POST', '/v1/passwords', 'admin', { name: 'pw', password: PASSWORD, kd
 await api('POST', '/v1/backup-jobs', 'admin', { name: 'nightly', sources: [src], repo: 'big', password: 'pw', compression: 'none' }, 201);
 
 // A job is only observable while it runs. While `holds` is set, the next job's source (or restore
-// sink) waits before its file number N until holds[N] resolves, so what a test must see of a
-// running job does not depend on how fast the machine is.
+// sink), whenever the job makes it, takes it and waits before its file number N until holds[N]
+// resolves, so what a test must see of a running job does not depend on how fast the machine is.
 let holds: readonly (Promise<void> | undefined)[] | undefined;
 
 function hold(): { promise: Promise<void>; release: () => void } {
@@ -86,6 +86,7 @@ const realSource = fileHost.source.bind(server.deps.files);
 fileHost.source = async (paths, exclude) => {
   const source = await realSource(paths, exclude);
   const held = holds;
+  holds = undefined;
   if (held === undefined) return source;
   return {
     ...source,
@@ -102,6 +103,7 @@ const realSink = fileHost.restoreSink.bind(server.deps.files);
 fileHost.restoreSink = (target) => {
   const sink = realSink(target);
   const held = holds;
+  holds = undefined;
   if (held === undefined) return sink;
   let files = 0;
   const wait = async () => void (await held[files++]);
@@ -120,7 +122,7 @@ fileHost.restoreSink = (target) => {
 async function heldJobEvents(start: () => Promise<{ job: { id: string } }>): Promise<JobEvent[]> {
   const subscribed = hold();
   holds = [undefined, subscribed.promise];
-  const { job } = await start().finally(() => (holds = undefined));
+  const { job } = await start();
   const seen: JobEvent[] = [];
   for await (const event of jobEvents(job.id, 'admin')) {
     seen.push(event);
@@ -166,8 +168,7 @@ test('cancelling a backup job mid-run: progress events first, then cancelled wit
   const subscribed = hold();
   const cancelSent = hold();
   holds = [undefined, subscribed.promise, cancelSent.promise];
-  const { job } = await api<{ job: { id: string; status: string } }>('POST', '/v1/backup-jobs/nightly/run', 'backup', undefined, 202)
-    .finally(() => (holds = undefined));
+  const { job } = await api<{ job: { id: string; status: string } }>('POST', '/v1/backup-jobs/nightly/run', 'backup', undefined, 202);
   assert.is(job.status, 'running');
   const seen: JobEvent[] = [];
   let cancelled = false;

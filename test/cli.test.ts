@@ -2,8 +2,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { pseudoRandomBytes, runCli, tempDir, TEST_KDF_FLAG } from './helpers.ts';
+import { pseudoRandomBytes, runCli, RUNTIME, tempDir, TEST_KDF_FLAG } from './helpers.ts';
 import { snapshotTree, writeTree } from './tree.ts';
 
 test('backup with no set-up creates the default repository, then points/ls/find/restore/dump/check work', async () => {
@@ -118,6 +119,14 @@ test('the README tour: --help lists every command and the exit codes', async () 
   assert.match(help.stdout, '4 WRONG_PASSWORD');
   const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8').catch(() => '');
   assert.match(readme, 'npm ci && npm test');
+});
+
+test('Node caches compiled modules under $XDG_CACHE_HOME/bunker, not in the shared temporary directory; Deno keeps its own', async () => {
+  await using dir = await tempDir('bunker-compile-cache-');
+  const run = await runCli(['--version'], { env: { XDG_CACHE_HOME: dir.path, NODE_COMPILE_CACHE: undefined, NODE_DISABLE_COMPILE_CACHE: undefined } });
+  assert.is(run.code, 0, run.stderr);
+  const cache = join(dir.path, 'bunker', 'node-compile-cache');
+  assert.is(existsSync(cache) && readdirSync(cache).length > 0, RUNTIME === 'node');
 });
 
 test.run();

@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pseudoRandomBytes, runCli, RUNTIME, tempDir, TEST_KDF_FLAG } from './helpers.ts';
@@ -127,6 +128,20 @@ test('Node caches compiled modules under $XDG_CACHE_HOME/bunker, not in the shar
   assert.is(run.code, 0, run.stderr);
   const cache = join(dir.path, 'bunker', 'node-compile-cache');
   assert.is(existsSync(cache) && readdirSync(cache).length > 0, RUNTIME === 'node');
+});
+
+test('a backup reports what its walk skipped (a FIFO) once, after the password step, and backs up the rest', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  await writeTree(src, { 'a.txt': 'kept', 'sub/b.txt': 'kept too' });
+  const made = spawnSync('mkfifo', [join(src, 'sub', 'pipe')]);
+  assert.is(made.status, 0, 'mkfifo');
+  const repo = join(dir.path, 'repo');
+  const run = await runCli(['backup', src, '--repo', repo, '--kdf', TEST_KDF_FLAG, '--json'], { env: { BUNKER_PASSWORD: 'walk warnings' } });
+  assert.is(run.code, 0, run.stderr);
+  const warnings = run.stderr.split('\n').filter((line) => line.startsWith('warning: '));
+  assert.equal(warnings, [`warning: ${join(src, 'sub', 'pipe')} is not a file, directory or symbolic link; skipped`]);
+  assert.is(JSON.parse(run.stdout).stats.files, 2);
 });
 
 test.run();

@@ -116,7 +116,15 @@ async function backupWith(
   io: Io,
   { level, kdf, catalog, passwordHash }: { level: number | undefined; kdf: BackupOptions['kdf']; catalog: Catalog | undefined; passwordHash: BackupOptions['passwordHash'] },
 ): Promise<BackupResult> {
-  const warn = (message: string) => io.err(`warning: ${message}\n`);
+  // The walk starts while the password may still be being typed (core/backup.ts): its warnings
+  // wait until files are being read, so none lands in the middle of the prompt.
+  const held: string[] = [];
+  let holding = true;
+  const release = () => {
+    holding = false;
+    for (const message of held.splice(0)) io.err(`warning: ${message}\n`);
+  };
+  const warn = (message: string) => (holding ? void held.push(message) : io.err(`warning: ${message}\n`));
   const source = options.stdin
     ? stdinSource(io, options.stdinName ?? 'stdin')
     : await fsSource(options.paths, { exclude: options.exclude ?? [], onWarning: warn });
@@ -132,10 +140,13 @@ async function backupWith(
     ...(passwordHash ? { passwordHash } : {}),
     ...(kms ? { kms } : {}),
     fsi: options.fsi !== false,
-    onProgress: (p) => progress.update({ files: p.files, bytes: p.bytesRead + p.bytesSkipped, label: p.currentPath }),
+    onProgress: (p) => {
+      if (holding) release();
+      progress.update({ files: p.files, bytes: p.bytesRead + p.bytesSkipped, label: p.currentPath });
+    },
     onWarning: warn,
     ...(options.profile ? { profile: new Profile() } : {}),
-  });
+  }).finally(release);
   progress.done();
   if (catalog !== undefined) {
     const record = await repo.readPoint(result.pointId);

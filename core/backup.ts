@@ -364,7 +364,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     for (;;) {
       const walked = await profile.time('walk', walk.next());
       if (walked.done) break;
-      const { entry, content } = walked.value;
+      const { entry, content, willRead } = walked.value;
       if (pool.failure !== undefined) throw pool.failure;
       // A cancel stops the run at the next entry, not after reading everything.
       throwIfCancelled(options.signal, 'the backup');
@@ -381,7 +381,8 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       }
       stats.files++;
       const previous = parentFiles.get(entry.path);
-      if (previous !== undefined && isUnchangedFile(entry)) {
+      // Read-ahead has asked already for the files it may read: not asked twice.
+      if (previous !== undefined && (willRead === undefined ? isUnchangedFile(entry) : !willRead)) {
         stats.filesUnchanged++;
         bytesSkipped += entry.size;
         entries.push({ ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks: previous.chunks! });

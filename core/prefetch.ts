@@ -9,6 +9,8 @@ export interface Prefetched {
   readonly entry: SourceEntry;
   /** The whole content, for small files selected for reading; an Error if reading failed. */
   readonly content?: Promise<Uint8Array | Error>;
+  /** shouldRead's answer, for the small files it was asked about (the consumer need not ask again). */
+  readonly willRead?: boolean;
 }
 
 export interface PrefetchOptions {
@@ -73,9 +75,10 @@ export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: Pr
         break;
       }
       const entry = next.value;
-      const isSmall = entry.type === 'file' && entry.open !== undefined && entry.size <= options.smallFileBytes && options.shouldRead(entry);
-      const bytes = isSmall ? entry.size : 0;
-      queue.push({ item: isSmall ? { entry, content: readWhole(entry) } : { entry }, bytes });
+      const isSmall = entry.type === 'file' && entry.open !== undefined && entry.size <= options.smallFileBytes;
+      const willRead = isSmall && options.shouldRead(entry);
+      const bytes = willRead ? entry.size : 0;
+      queue.push({ item: willRead ? { entry, content: readWhole(entry), willRead } : isSmall ? { entry, willRead } : { entry }, bytes });
       queuedBytes += bytes;
       wake?.();
     }

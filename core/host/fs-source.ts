@@ -197,6 +197,8 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
   // a cold walk keeps the disk busy, entries still come out in manifest order, memory is bounded.
   const scheduler = new ListingScheduler(LISTINGS_AT_ONCE);
   let held = 0;
+  // Set when the consumer stops early (a failed backup): nothing more is listed ahead.
+  let stopped = false;
 
   const listing = async (path: string, relative: string, depthKey: string[]): Promise<Listing | Error> => {
     let names: string[];
@@ -214,11 +216,11 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     }
     held += children.length;
     const ahead = new Map<string, Promise<Listing | Error>>();
-    if (held < MAX_ENTRIES_AHEAD) {
+    if (held < MAX_ENTRIES_AHEAD && !stopped) {
       for (const child of children) {
         if (!(child.stat instanceof Error) && child.stat.isDirectory()) {
           const key = [...depthKey, child.name];
-          const pending = scheduler.run(key, () => listing(child.path, child.relative, key));
+          const pending = scheduler.run(key, () => (stopped ? Promise.resolve(new Error('the walk stopped')) : listing(child.path, child.relative, key)));
           pending.catch(() => undefined);
           ahead.set(child.name, pending);
         }
@@ -264,17 +266,26 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     sources: paths.map((p) => resolve(p)),
     host: hostname(),
     async *entries() {
-      for (const root of roots) {
-        if (isExcluded(root.name)) continue;
-        let st: Stat;
-        try {
-          st = await lstat(root.path);
-        } catch (error) {
-          warn(`cannot read ${root.path}: ${(error as Error).message}; skipped`);
-          continue;
-        }
-        yield* walk(root.path, root.name, st, [root.name]);
+      stopped = false;
+      try {
+        yield* walkRoots();
+      } finally {
+        stopped = true;
       }
     },
   };
+
+  async function* walkRoots(): AsyncGenerator<SourceEntry> {
+    for (const root of roots) {
+      if (isExcluded(root.name)) continue;
+      let st: Stat;
+      try {
+        st = await lstat(root.path);
+      } catch (error) {
+        warn(`cannot read ${root.path}: ${(error as Error).message}; skipped`);
+        continue;
+      }
+      yield* walk(root.path, root.name, st, [root.name]);
+    }
+  }
 }

@@ -154,17 +154,22 @@ test(`cross-runtime: a ${RUNTIME} client backs up to and restores from a ${OTHER
   assert.is(check.code, 0, check.stdout + check.stderr);
 });
 
-/** `bunker backup` as a child process the test can watch and outlive. */
+/** `bunker backup` as a child process the test can watch, feed on stdin, and outlive. */
 function backgroundCli(args: string[], env: Record<string, string>) {
   const bin = join(ROOT, 'node_modules', '.bin', RUNTIME);
   const cli = join(ROOT, 'cli', 'main.ts');
   const argv = RUNTIME === 'deno' ? ['run', '-A', '--quiet', cli] : [cli];
-  const child = spawn(bin, [...argv, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(bin, [...argv, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['pipe', 'ignore', 'pipe'] });
+  // Writing to a child that has exited is EPIPE: its exit code and stderr say why.
+  child.stdin.on('error', () => undefined);
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  let exitCode: number | undefined;
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve((exitCode = code ?? -1))));
   return {
+    stdin: child.stdin,
     exited,
+    hasExited: () => exitCode !== undefined,
     stderr: () => stderr,
     async [Symbol.asyncDispose]() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -182,27 +187,30 @@ test('the server killed (SIGKILL) mid-backup: the client fails with REMOTE_FAILE
   const { dir, serverHome, clientHome, passwordFile } = ctx;
   const token = await serverToken(serverHome, 'backup');
   const repoDir = join(serverHome, 'repos', 'r1');
-  // 24 MiB of pseudo-random nibbles: half compressible, and slow work for zstd level 19
-  // (about 2 MiB/s), so the killed run is seconds away from its point when its packs show.
-  const nibbles = (seed: number) => pseudoRandomBytes(8 * 1024 * 1024, seed).map((b) => b & 0x0f);
-  const src = join(dir.path, 'big');
-  await writeTree(src, { 'one.bin': nibbles(13), 'two.bin': nibbles(14), 'three.bin': nibbles(15) });
   const env = { BUNKER_HOME: clientHome, BUNKER_TOKEN: token, BUNKER_WORKERS: '1' };
+  // The killed run backs up standard input, which the test holds open until the server is dead:
+  // it cannot reach its point before the kill, however fast the machine. 16 MiB of incompressible
+  // bytes leave at least two 1 MiB packs stored past what the client may hold while it waits
+  // for more (under 4 MiB being cut, a 512 KiB batch, an unfilled pack).
+  const data = pseudoRandomBytes(24 * 1024 * 1024, 13);
+  const fed = data.subarray(0, 16 * 1024 * 1024);
 
   let firstUrl: string;
   {
     await using server = await serveProcess(serverHome);
     firstUrl = server.url;
-    // 1 MiB packs, and the slowest compression for the killed run: packs land on the server
-    // seconds before the run could reach its point.
     await Repository.init(new HttpStorage(`${server.url}/v1/repos/r1`, token), { packTargetBytes: 1024 * 1024 });
-    await using run = backgroundCli(['backup', src, '--repo', `${server.url}/v1/repos/r1`, '--password-file', passwordFile, '--kdf', TEST_KDF_FLAG, '--compression', 'zstd:19'], env);
-    for (let waited = 0; (await packFiles(repoDir)).length < 2; waited++) {
-      if (waited > 3000) assert.unreachable(`no packs reached the server: ${run.stderr()}`);
+    await using run = backgroundCli(['backup', '--stdin', '--stdin-name', 'dump.bin', '--repo', `${server.url}/v1/repos/r1`, '--password-file', passwordFile, '--kdf', TEST_KDF_FLAG], env);
+    run.stdin.write(fed);
+    // The run stays at work until its stdin ends: this wait ends with its packs, or its failure.
+    while ((await packFiles(repoDir)).length < 2) {
+      if (run.hasExited()) assert.unreachable(`the run ended before two packs reached the server: ${run.stderr()}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await server.stop('SIGKILL');
     assert.equal(await allFiles(join(repoDir, 'points')), [], 'no point when the server died');
+    // The end of its input sends the run on to its next write, to a server that is gone.
+    run.stdin.end();
     const code = await run.exited;
     assert.is(code, 23, `exit code REMOTE_FAILED (23): ${run.stderr()}`);
     assert.match(run.stderr(), `bunker: cannot reach the bunker server at ${server.url}`);
@@ -224,12 +232,13 @@ test('the server killed (SIGKILL) mid-backup: the client fails with REMOTE_FAILE
   assert.ok(report.isOk);
   assert.ok(report.unreferenced.length >= 2, 'the leftovers are listed as unreferenced (harmless)');
 
-  const again = await runCli(['backup', src, '--repo', url, '--password-file', passwordFile, '--kdf', TEST_KDF_FLAG], { env });
+  const again = await runCli(['backup', '--stdin', '--stdin-name', 'dump.bin', '--repo', url, '--password-file', passwordFile, '--kdf', TEST_KDF_FLAG], { env, input: data });
   assert.is(again.code, 0, again.stderr);
   const target = join(dir.path, 'restored');
   const restored = await runCli(['restore', 'latest', '--target', target, '--repo', url, '--password-file', passwordFile], { env });
   assert.is(restored.code, 0, restored.stderr);
-  assert.equal(await snapshotTree(join(target, 'big')), await snapshotTree(src), 'restored byte for byte');
+  assert.equal(await readdir(target), ['dump.bin']);
+  assert.ok(Buffer.compare(await readFile(join(target, 'dump.bin')), data) === 0, 'restored byte for byte');
   const final = await runCli(['check', '--read-data', '--repo', url, '--password-file', passwordFile, '--json'], { env });
   assert.is(final.code, 0, final.stdout + final.stderr);
   assert.ok((JSON.parse(final.stdout) as { isOk: boolean }).isOk);

@@ -105,9 +105,38 @@ function randomTar(name: string, size: number, onWritten?: (bytes: number) => vo
   return readable;
 }
 
-async function jobsOf(url: string, token: string): Promise<{ id: string; kind: string; status: string; error: { code: string } | null }[]> {
+/**
+ * A tar whose first file is whole and whose second (declared 512 MiB) stops after 1 MiB and
+ * stays open: an upload the server is surely in the middle of, on any machine.
+ */
+function stalledTar(): ReadableStream<Uint8Array> {
+  const { readable, controller } = createTarPacker();
+  (async () => {
+    const first = new TextEncoder().encode('the first file, whole\n');
+    const small = controller.add({ name: 'first.txt', size: first.length, mtime: new Date(T0) }).getWriter();
+    await small.write(first);
+    await small.close();
+    const big = controller.add({ name: 'big.bin', size: 512 * MiB, mtime: new Date(T0) }).getWriter();
+    const piece = new Uint8Array(MiB);
+    for (let i = 0; i < piece.length; i += 65536) crypto.getRandomValues(piece.subarray(i, i + 65536));
+    await big.write(piece);
+  })().catch((error) => controller.error(error));
+  return readable;
+}
+
+/** Waits until the job has ended (its event stream closes then), and returns the server's jobs. */
+async function afterJobEnds(url: string, token: string, id: string): Promise<JobView[]> {
+  const res = await fetch(`${url}/v1/jobs/${id}/events`, { headers: { authorization: `Bearer ${token}` } });
+  assert.is(res.status, 200);
+  for await (const _ of res.body! as unknown as AsyncIterable<Uint8Array>);
+  return jobsOf(url, token);
+}
+
+type JobView = { id: string; kind: string; status: string; progress: { files?: number } | null; error: { code: string } | null };
+
+async function jobsOf(url: string, token: string): Promise<JobView[]> {
   const res = await fetch(`${url}/v1/jobs`, { headers: { authorization: `Bearer ${token}` } });
-  return ((await res.json()) as { jobs: { id: string; kind: string; status: string; error: { code: string } | null }[] }).jobs;
+  return ((await res.json()) as { jobs: JobView[] }).jobs;
 }
 
 function peakRssMiB(pid: number): Promise<number> {
@@ -268,18 +297,21 @@ test('a client that goes away mid-upload commits nothing: the job fails as a tru
   await using serve = await serveProcess(server.home);
   const headers = join(tmp.path, 'headers');
   await writeFile(headers, `Authorization: Bearer ${server.backupToken}\n`, { mode: 0o600 });
-  const upload = curlUpload(`${serve.url}/v1/repos/r/backups?series=s&password=vault`, headers, randomTar('big.bin', 512 * MiB));
-  // Gone once the server is at work on it, long before the end of the tar.
-  for (let i = 0; i < 600 && !(await jobsOf(serve.url, server.backupToken)).some((j) => j.status === 'running'); i++) {
+  const upload = curlUpload(`${serve.url}/v1/repos/r/backups?series=s&password=vault`, headers, stalledTar());
+  let exited = false;
+  void upload.done.then(() => (exited = true));
+  // Gone once the server has backed up the first file and is reading the second, which never
+  // ends: the job waits there, so this wait ends with it (or with curl's failure).
+  let running: JobView | undefined;
+  while (running === undefined) {
+    if (exited) assert.unreachable(`curl ended before the server was at work: ${(await upload.done).stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
+    running = (await jobsOf(serve.url, server.backupToken)).find((j) => j.status === 'running' && j.progress?.files === 1);
   }
   upload.child.kill('SIGKILL');
   await upload.done;
-  let jobs = await jobsOf(serve.url, server.backupToken);
-  for (let i = 0; i < 300 && (jobs.length === 0 || jobs.some((j) => j.status === 'running')); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    jobs = await jobsOf(serve.url, server.backupToken);
-  }
+  upload.source.destroy();
+  const jobs = await afterJobEnds(serve.url, server.backupToken, running.id);
   assert.equal(jobs.map((j) => [j.kind, j.status, j.error?.code]), [['backup', 'failed', 'TAMPERED']]);
   assert.equal(await pointsIn(join(server.home, 'repos', 'r')), []);
 });

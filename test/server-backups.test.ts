@@ -179,13 +179,27 @@ test('progress shows in the job while the tar streams in; cancelling the job ans
       controller.enqueue(first.subarray(0, 1024));
     },
   });
-  const answer = upload(server, 'series=s&password=vault', body);
-  let job: { id: string; status: string; progress: { files?: number; currentPath?: string } | null } | undefined;
-  for (let i = 0; i < 500 && job?.progress == null; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    const list = await (await server.request('/v1/jobs', { scope: 'backup' })).json() as { jobs: NonNullable<typeof job>[] };
-    job = list.jobs.find((j) => j.status === 'running');
+  let answered = false;
+  const answer = upload(server, 'series=s&password=vault', body).finally(() => (answered = true));
+  // The route starts the job once it has checked the request; the job then waits for the rest
+  // of the tar, so what is seen of it below holds until the cancel, on any machine.
+  let id: string | undefined;
+  while ((id = server.deps.jobs.list()[0]?.id) === undefined) {
+    if (answered) assert.unreachable(`the upload was answered before its job started: ${(await answer).status}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
+  // Its first progress (or its end): seen now, or waited for, subscribed in the same turn so
+  // that none is missed.
+  await new Promise<void>((resolve) => {
+    const now = server.deps.jobs.get(id!);
+    if (now.progress !== null || now.status !== 'running') return resolve();
+    const unsubscribe = server.deps.jobs.subscribe(id!, () => {
+      unsubscribe();
+      resolve();
+    });
+  });
+  const list = await (await server.request('/v1/jobs', { scope: 'backup' })).json() as { jobs: { id: string; status: string; progress: { files?: number; currentPath?: string } | null }[] };
+  const job = list.jobs.find((j) => j.status === 'running');
   assert.ok(job?.progress, 'the running job reports progress');
   assert.equal([job!.progress!.files, job!.progress!.currentPath], [1, 'first.txt']);
   const cancel = await server.request(`/v1/jobs/${job!.id}/cancel`, { method: 'POST', scope: 'backup' });

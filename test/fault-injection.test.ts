@@ -238,16 +238,27 @@ test('a put that stored its object but reported a failure: no point for index/ma
 });
 
 test('a failed pack write: backup() rejects only after every other write of the run has settled', async () => {
-  // The first pack is slow to store, the second fails at once: the rejection must not leave the
-  // first still writing (a caller repairing or retrying the repository would race it).
+  // The first pack is held in flight until the second has failed, and for a while after, so a
+  // backup() that rejected at the failure would do so with the first still writing (a caller
+  // repairing or retrying the repository would race it).
   const inner = cloneStorage(base.storage);
   let writing = 0;
   let slowFinished = false;
+  let failedWhileSlow = false;
+  let failureSeen!: () => void;
+  const failure = new Promise<void>((resolve) => (failureSeen = resolve));
+  let slowStarted = false;
   const slow: Storage = Object.assign(Object.create(Object.getPrototypeOf(inner)), inner, {
     put: async (key: string, data: Uint8Array): Promise<boolean> => {
       writing++;
       try {
-        if (key.startsWith('packs/') && !slowFinished) {
+        if (key.startsWith('packs/') && !slowStarted) {
+          slowStarted = true;
+          // Bounded only so that a run which never makes a second pack fails below, not hangs.
+          let bound: ReturnType<typeof setTimeout> | undefined;
+          await Promise.race([failure, new Promise((resolve) => (bound = setTimeout(resolve, 30_000)))]);
+          clearTimeout(bound);
+          // Time for a backup() that does not wait to reject while this write is still out.
           await new Promise((resolve) => setTimeout(resolve, 300));
           slowFinished = true;
         }
@@ -257,10 +268,18 @@ test('a failed pack write: backup() rejects only after every other write of the 
       }
     },
   });
-  const faulty = new FaultyStorage(slow, (k, _n, nOfPrefix) => k.startsWith('packs/') && nOfPrefix === 2);
+  const faulty = new FaultyStorage(slow, (k, _n, nOfPrefix) => {
+    const fails = k.startsWith('packs/') && nOfPrefix === 2;
+    if (fails) {
+      failedWhileSlow = slowStarted && !slowFinished;
+      failureSeen();
+    }
+    return fails;
+  });
   let error: unknown;
   await backup(await Repository.open(faulty), memorySource(tree1), options('job')).catch((e) => (error = e));
   assert.is((error as BunkerError)?.code, 'STORAGE_FAILED');
+  assert.ok(failedWhileSlow, 'the second pack failed while the first was being written');
   assert.is(writing, 0, 'no put still running when backup() rejected');
   assert.ok(slowFinished, 'the slow pack write had finished');
   assert.equal(await pointIds(inner), [base.pointId]);

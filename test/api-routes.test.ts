@@ -363,13 +363,13 @@ test('restore to a path: a job below the restore root restores exactly; outside 
 
   await refused(await call({ method: 'POST', path: `/v1/repos/r1/points/${POINT}/restore`, json: { target: join(work.path, 'outside') } }), 400, 'UNSAFE_PATH', 'outside the root');
   await refused(await call({ method: 'POST', path: `/v1/repos/r1/points/${POINT}/restore`, json: { target: '../escape' } }), 400, 'UNSAFE_PATH', 'relative escape');
-  const jobsBefore = server.deps.jobs.list().length;
-  const noRoots = createApp(await serverDeps({ catalog: server.catalog, reposRoot: server.reposRoot, restoreRoots: [], workers: 0 }));
+  const noRootsDeps = await serverDeps({ catalog: server.catalog, reposRoot: server.reposRoot, restoreRoots: [], workers: 0 });
+  const noRoots = createApp(noRootsDeps);
   const res = await noRoots.request(`/v1/repos/r1/points/${POINT}/restore`, {
     method: 'POST', headers: { authorization: `Bearer ${server.tokens.admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ target: 'x' }),
   });
   await refused(res, 403, 'FORBIDDEN', 'no restore roots');
-  assert.is(server.deps.jobs.list().length, jobsBefore, 'no job started');
+  assert.equal(noRootsDeps.jobs.list(), [], 'no job started');
 });
 
 test('check: a job whose result is the report', async () => {

@@ -1,6 +1,7 @@
 /** bunker's command line: parse, call core, print. Exit codes: cli/exit-codes.ts. Entry point: cli/main.ts. */
 import yargs, { type Argv } from 'yargs';
-import { BunkerError, isBunkerError } from '../core/mod.ts';
+import { BunkerError, isBunkerError, useArgon2id, wasmArgon2id } from '../core/mod.ts';
+import { nativeArgon2id } from '../core/host/native-argon2.ts';
 import { backupCommand } from './commands/backup.ts';
 import { checkCommand } from './commands/check.ts';
 import { configCommand } from './commands/config.ts';
@@ -35,6 +36,8 @@ Repository: --repo DIR, BUNKER_REPO, or BUNKER_HOME/repository (BUNKER_HOME defa
 
 /** Runs the CLI with `args`; returns the exit code. Errors are printed, never thrown. */
 export async function main(args: readonly string[], io: Io = processIo()): Promise<number> {
+  // Argon2id: the runtime's native one where it has one (same bytes), unless BUNKER_ARGON2=wasm.
+  useArgon2id((io.env.BUNKER_ARGON2 === 'wasm' ? undefined : nativeArgon2id()) ?? wasmArgon2id);
   let exitCode = EXIT_OK;
   let json = args.includes('--json');
   const report = (error: unknown): number => {

@@ -12,7 +12,7 @@ export { copyPoint, type CopyOptions, type CopyResult } from './copy.ts';
 export { pointSource } from './point-source.ts';
 export { findFiles, type FindMatch, listDirectory, pointListing } from './browse.ts';
 export { type KeyResolver, type KeySource, PasswordKeyResolver, type PasswordPrompt } from './key-resolver.ts';
-export { DEFAULT_KDF_PARAMS, type KdfParams } from './crypto/kdf.ts';
+export { type Argon2id, DEFAULT_KDF_PARAMS, type KdfParams, useArgon2id, wasmArgon2id } from './crypto/kdf.ts';
 export { Catalog, derivePasswordVersion, type FoundPasswordHash, type ImportSummary, type MasterKeyStore, type PasswordUsage } from './catalog/catalog.ts';
 export { CatalogKeyResolver } from './catalog/catalog-key-resolver.ts';
 export type { KmsClient, KmsClientFactory, KmsKeyDescription } from './kms/kms-client.ts';

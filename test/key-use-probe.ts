@@ -2,10 +2,12 @@
  * Preloaded into a CLI process by test/transport-target.test.ts (`node --import`, `deno run
  * --preload`): records, one line per call, every use of the APIs through which bunker derives
  * or uses a key — Web Crypto key import, derivation, encryption, signing, and WebAssembly
- * compilation (Argon2id in hash-wasm, zstd) — into the file named by BUNKER_KEY_PROBE.
+ * compilation (Argon2id in hash-wasm, zstd), node:crypto's native Argon2id — into the file
+ * named by BUNKER_KEY_PROBE.
  * A process that never encrypts leaves only the "loaded" line.
  */
 import { appendFileSync } from 'node:fs';
+import nodeCrypto from 'node:crypto';
 
 const out = process.env.BUNKER_KEY_PROBE;
 if (out) {
@@ -26,6 +28,14 @@ if (out) {
     wasm[name] = (...args: unknown[]) => {
       record(`wasm.${name}`);
       return original.apply(WebAssembly, args);
+    };
+  }
+  const native = nodeCrypto as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const argon2 = native.argon2;
+  if (typeof argon2 === 'function') {
+    native.argon2 = (...args: unknown[]) => {
+      record('crypto.argon2');
+      return argon2.apply(nodeCrypto, args);
     };
   }
 }

@@ -194,6 +194,8 @@ test('the key-use probe sees a local encrypted backup (it would catch a client t
   const lines = await probeLines(probe);
   assert.is(lines[0], 'loaded');
   for (const use of ['subtle.importKey', 'subtle.deriveBits', 'subtle.encrypt', 'wasm.compile']) assert.ok(lines.includes(use), `${use} in ${lines.join(',')}`);
+  // The password is hashed by Node's native Argon2id; Deno has none and uses the WebAssembly one.
+  assert.is(lines.includes('crypto.argon2'), RUNTIME === 'node', `crypto.argon2 in ${lines.join(',')}`);
 });
 
 test('--encrypt-on source with --target is --repo URL/v1/repos/R: encrypted on the client, stored on the target', async () => {

@@ -68,20 +68,36 @@ export function checkSalt(salt: Uint8Array): void {
   }
 }
 
+/** One Argon2id implementation: RFC 9106 bytes, whatever computes them. */
+export type Argon2id = (password: Uint8Array, salt: Uint8Array, params: KdfParams, hashBytes: number) => Promise<Uint8Array>;
+
+/** The portable one: hash-wasm's WebAssembly build, on every runtime. */
+export const wasmArgon2id: Argon2id = (password, salt, params, hashBytes) =>
+  argon2id({
+    password,
+    salt,
+    parallelism: params.parallelism,
+    iterations: params.iterations,
+    memorySize: params.memoryKiB,
+    hashLength: hashBytes,
+    outputType: 'binary',
+  });
+
+let activeArgon2id: Argon2id = wasmArgon2id;
+
+/**
+ * Lets a host put a faster Argon2id in place of the portable one (Node's native one runs off
+ * the main thread, 2x faster). It must give the same bytes: test/kdf-native.test.ts checks it.
+ */
+export function useArgon2id(implementation: Argon2id): void {
+  activeArgon2id = implementation;
+}
+
 /** H = Argon2id(password, salt, params): the 32-byte password hash. */
 export async function derivePasswordHash(password: string | Uint8Array, salt: Uint8Array, params: KdfParams): Promise<Uint8Array> {
   const checked = checkKdfParams(params);
   checkSalt(salt);
-  const out = await argon2id({
-    password: typeof password === 'string' ? utf8(password) : password,
-    salt,
-    parallelism: checked.parallelism,
-    iterations: checked.iterations,
-    memorySize: checked.memoryKiB,
-    hashLength: PASSWORD_HASH_BYTES,
-    outputType: 'binary',
-  });
-  return out;
+  return await activeArgon2id(typeof password === 'string' ? utf8(password) : password, salt, checked, PASSWORD_HASH_BYTES);
 }
 
 /** HKDF-SHA-256 with an empty salt; `label` is the info string from FORMAT.md §3. */

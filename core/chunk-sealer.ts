@@ -57,12 +57,12 @@ export async function webCryptoSealPrimitives(keys: SealKeys): Promise<SealPrimi
  * (the parent's index): such chunks are hashed only. `data` must stay unchanged until the
  * returned promise settles.
  */
-export async function chunkSealer(keys: SealKeys, compress: CompressFunction, isKnown: (id: string) => boolean, primitives?: SealPrimitives): Promise<SealFunction> {
+export async function chunkSealer(keys: SealKeys, compress: CompressFunction, isKnown: (id: string, idBytes: Uint8Array) => boolean, primitives?: SealPrimitives): Promise<SealFunction> {
   const { chunkId, seal } = primitives ?? (await webCryptoSealPrimitives(keys));
   return async (data, nonceCounter) => {
     const idBytes = await chunkId(data);
     const id = toHex(idBytes);
-    if (isKnown(id)) return { id, codec: 0, rawLength: data.length };
+    if (isKnown(id, idBytes)) return { id, codec: 0, rawLength: data.length };
     const { codec, payload } = compress(data, keys.level);
     const blob = await seal(nonceCounter, idBytes, codec, data.length, payload);
     return { id, codec, rawLength: data.length, blob };

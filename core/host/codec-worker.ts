@@ -7,7 +7,7 @@ import * as zlib from 'node:zlib';
 import { compressChunk, looksIncompressible } from '../compression.ts';
 import { ZstdCodec } from '../../wasm/mod.ts';
 import { type BatchItem, chunkSealer, type SealFunction, type SealKeys } from '../chunk-sealer.ts';
-import { toHex } from '../format/bytes.ts';
+import { ChunkIdSet } from '../chunk-id-set.ts';
 import { chunkOpener, type IdKeys, type OpenFunction, type OpenItem } from '../chunk-opener.ts';
 import { type ErrorCode, isBunkerError } from '../errors.ts';
 import { nodeOpenPrimitives, nodeSealPrimitives } from './node-seal-primitives.ts';
@@ -63,11 +63,9 @@ parentPort!.on('message', async (request: CodecRequest) => {
     const zstd = await ready;
     if (request.op === 'crash') process.exit(70);
     if (request.op === 'run') {
-      const ids = new Uint8Array(request.known);
-      const known = new Set<string>();
-      for (let i = 0; i + 32 <= ids.length; i += 32) known.add(toHex(ids.subarray(i, i + 32)));
+      const known = new ChunkIdSet(new Uint8Array(request.known));
       const compress = useNative ? compressNative : (data: Uint8Array, level: number | undefined) => compressChunk(zstd, data, level);
-      runs.set(request.run, await chunkSealer(request.keys, compress, (id) => known.has(id), await nodeSealPrimitives(request.keys)));
+      runs.set(request.run, await chunkSealer(request.keys, compress, (_id, idBytes) => known.has(idBytes), await nodeSealPrimitives(request.keys)));
       parentPort!.postMessage({ id: request.id, done: true } satisfies CodecReply);
       return;
     }

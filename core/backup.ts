@@ -8,7 +8,7 @@ import { DEFAULT_KDF_PARAMS, derivePasswordHash, type KdfParams, SALT_BYTES, sam
 import { derivePasswordKeys, newSecretKey, type PasswordKeys, wrapKey } from './crypto/keys.ts';
 import { sealStream } from './crypto/stream.ts';
 import { BunkerError, throwIfCancelled } from './errors.ts';
-import { bytesEqual, randomBytes, randomId, toBase64 } from './format/bytes.ts';
+import { bytesEqual, discard, randomBytes, randomId, toBase64 } from './format/bytes.ts';
 import { encodeDocument } from './format/document.ts';
 import { encodeFsi, fsiFromManifest } from './fsi.ts';
 import type { KeySource, PasswordKeyResolver } from './key-resolver.ts';
@@ -241,9 +241,14 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
         const target = current.slots[i]!;
         target.chunks[target.slot] = r.id;
         // Stored already (parent, or earlier in this run): only the reference is kept.
-        if (r.blob === undefined || parentIndex.has(r.id) || newIndex.has(r.id)) continue;
+        if (r.blob === undefined) continue;
+        if (parentIndex.has(r.id) || newIndex.has(r.id)) {
+          discard(r.blob);
+          continue;
+        }
         const offset = pack.add(r.blob);
         newIndex.set(r.id, { packId, offset, length: r.blob.length, rawLength: r.rawLength, codec: r.codec, runId });
+        discard(r.blob);
         stats.chunksNew++;
         if (pack.sizeBytes >= repo.config.packTargetBytes) await flushPack();
       }

@@ -5,7 +5,7 @@
  */
 import { chunkIdFunction } from './chunk-id.ts';
 import { aesGcmCipher, checksumCipher, type ObjectCipher } from './crypto/cipher.ts';
-import { toHex } from './format/bytes.ts';
+import { discard, toHex } from './format/bytes.ts';
 import type { ChunkIdAlgorithm } from './repo/config.ts';
 import { type ChunkCodec, sealChunk } from './repo/pack.ts';
 
@@ -65,6 +65,8 @@ export async function chunkSealer(keys: SealKeys, compress: CompressFunction, is
     if (isKnown(id, idBytes)) return { id, codec: 0, rawLength: data.length };
     const { codec, payload } = compress(data, keys.level);
     const blob = await seal(nonceCounter, idBytes, codec, data.length, payload);
+    // A compressed payload is the compressor's fresh output, copied into the blob: freed now.
+    if (codec === 1) discard(payload);
     return { id, codec, rawLength: data.length, blob };
   };
 }

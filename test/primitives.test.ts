@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { argon2id } from 'hash-wasm';
 import { aesGcmCipher } from '../core/crypto/cipher.ts';
 import { hkdf } from '../core/crypto/kdf.ts';
-import { fromHex, toHex, utf8 } from '../core/format/bytes.ts';
+import { discard, fromHex, toHex, utf8 } from '../core/format/bytes.ts';
 
 test('Argon2id: reference implementation vector (phc-winner-argon2 src/test.c, v=19 t=2 m=2^16 p=1)', async () => {
   const out = await argon2id({ password: 'password', salt: 'somesalt', iterations: 2, memorySize: 65536, parallelism: 1, hashLength: 32, outputType: 'hex' });
@@ -38,6 +38,21 @@ test('hex: every byte value round-trips; uppercase, odd length, non-hex and non-
   for (const bad of ['0A', 'abc', '0g', 'zz', '0\u0130', '\u0130\u0130', ' 0']) {
     assert.throws(() => fromHex(bad), /expected lowercase hex/, JSON.stringify(bad));
   }
+});
+
+test('discard frees a buffer a view covers whole, and leaves a shared buffer alone', () => {
+  const whole = new Uint8Array(1 << 20).fill(7);
+  discard(whole);
+  assert.is(whole.buffer.detached, true);
+  assert.is(whole.length, 0);
+  discard(whole); // twice is harmless
+  const shared = new Uint8Array(1024).fill(9);
+  const part = shared.subarray(0, 512);
+  const offset = shared.subarray(512);
+  discard(part);
+  discard(offset);
+  assert.is(shared.buffer.detached, false);
+  assert.is(shared[1023], 9);
 });
 
 test.run();

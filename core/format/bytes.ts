@@ -114,6 +114,18 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+/**
+ * Frees the memory of a buffer that is no longer needed now, not at the next collection, when
+ * `bytes` is a view of all of it (a view of part of a buffer may share it, and is left alone).
+ * Chunk buffers come and go faster than the collector notices: this keeps memory flat.
+ * The buffer is detached: nothing may use it afterwards.
+ */
+export function discard(bytes: Uint8Array): void {
+  const buffer = bytes.buffer;
+  if (!(buffer instanceof ArrayBuffer) || typeof buffer.transfer !== 'function') return; // ES2024; older runtimes wait for the collector
+  if (bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength && !buffer.detached) buffer.transfer(0);
+}
+
 export function randomBytes(length: number): Uint8Array {
   const out = new Uint8Array(length);
   // getRandomValues is limited to 65536 bytes per call.

@@ -9,6 +9,7 @@ import { type SealKeys, type SealPrimitives, webCryptoSealPrimitives } from '../
 import type { OpenPrimitives, RunKeys } from '../chunk-opener.ts';
 import { NONCE_BYTES, TAG_BYTES } from '../crypto/cipher.ts';
 import { chunkAad, chunkNonce } from '../repo/pack.ts';
+import { discard } from '../format/bytes.ts';
 
 function view(bytes: { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -31,6 +32,7 @@ export async function nodeSealPrimitives(keys: SealKeys): Promise<SealPrimitives
         cipher.setAAD(aad);
         const head = cipher.update(payload);
         blob.set(head, NONCE_BYTES);
+        discard(view(head));
         const tail = cipher.final();
         blob.set(tail, NONCE_BYTES + head.length);
         blob.set(cipher.getAuthTag(), NONCE_BYTES + payload.length);

@@ -5,8 +5,9 @@
  * is zstd-compressed NDJSON arrays: [path, type, size, mtimeMs].
  */
 import { BunkerError } from './errors.ts';
-import { fromUtf8, utf8 } from './format/bytes.ts';
+import { fromUtf8 } from './format/bytes.ts';
 import { checkEntryPath, type EntryType, type ManifestEntry } from './manifest.ts';
+import { Utf8Builder } from './format/utf8-builder.ts';
 
 export interface FsiEntry {
   readonly path: string;
@@ -24,9 +25,9 @@ export function fsiFromManifest(entries: readonly ManifestEntry[]): FsiEntry[] {
 }
 
 export function encodeFsi(entries: readonly FsiEntry[]): Uint8Array {
-  let text = '';
-  for (const e of entries) text += JSON.stringify([e.path, TYPE_CODES[e.type], e.size, e.mtimeMs]) + '\n';
-  return utf8(text);
+  const out = new Utf8Builder();
+  for (const e of entries) out.append(JSON.stringify([e.path, TYPE_CODES[e.type], e.size, e.mtimeMs]) + '\n');
+  return out.finish();
 }
 
 export function parseFsi(bytes: Uint8Array, objectName: string): FsiEntry[] {

@@ -6,6 +6,7 @@
  */
 import { BunkerError } from './errors.ts';
 import { fromUtf8, utf8 } from './format/bytes.ts';
+import { Utf8Builder } from './format/utf8-builder.ts';
 
 export const MANIFEST_VERSION = 1;
 export const MAX_PATH_BYTES = 4096;
@@ -64,9 +65,10 @@ export function parentPath(path: string): string {
 }
 
 export function encodeManifest(manifest: Manifest): Uint8Array {
-  const lines = [JSON.stringify(manifest.header)];
-  for (const entry of manifest.entries) lines.push(JSON.stringify(entry));
-  return utf8(lines.join('\n') + '\n');
+  const out = new Utf8Builder();
+  out.append(JSON.stringify(manifest.header) + '\n');
+  for (const entry of manifest.entries) out.append(JSON.stringify(entry) + '\n');
+  return out.finish();
 }
 
 const isUint = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;

@@ -28,6 +28,8 @@ import { Profile } from './profile.ts';
 const DISPATCH_BATCH_BYTES = 512 * 1024;
 const MAX_BATCH_ITEMS = 256;
 const PACK_WRITES_AT_ONCE = 3;
+/** Run index, manifest and FSI: zstd level 3 (FORMAT.md §4.3). */
+const METADATA_ZSTD_LEVEL = 3;
 
 /** Files up to this size are read whole, several at once, ahead of the pipeline. */
 const SMALL_FILE_BYTES = 1024 * 1024;
@@ -436,13 +438,27 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
 
   throwIfCancelled(options.signal, 'the backup');
   // Index, manifest, FSI, then the point: the commit.
-  const runIndex = encodeRunIndex(newIndex);
-  await put(indexKey(runId), await sealStream(keys.cipher, 'index', runId, repo.zstd.compress(runIndex, 3), 1));
-  const manifestBytes = await sealStream(keys.cipher, 'manifest', pointId, repo.zstd.compress(encodeManifest({ header: { version: 1, sources: source.sources, host: source.host }, entries }), 3), 1);
+  // Metadata is compressed where the chunks were: on the codec threads when this run started
+  // them (a large manifest would otherwise grow this thread's WebAssembly memory for good, and
+  // it is never returned), inline when it read nothing.
+  const compressed = async (plaintext: Uint8Array): Promise<{ payload: Uint8Array; codec: 0 | 1 }> => {
+    if (sealerStarted === undefined) return { payload: repo.zstd.compress(plaintext, METADATA_ZSTD_LEVEL), codec: 1 };
+    const { codec, payload, buffer } = await repo.codecs.compress(plaintext, plaintext.length, METADATA_ZSTD_LEVEL);
+    if (codec === 1) discard(buffer);
+    return { payload, codec };
+  };
+  const sealMetadata = async (kind: 'index' | 'manifest' | 'fsi', objectId: string, plaintext: Uint8Array): Promise<Uint8Array> => {
+    const { payload, codec } = await compressed(plaintext);
+    const sealed = await sealStream(keys.cipher, kind, objectId, payload, codec);
+    discard(payload);
+    return sealed;
+  };
+  await put(indexKey(runId), await sealMetadata('index', runId, encodeRunIndex(newIndex)));
+  const manifestBytes = await sealMetadata('manifest', pointId, encodeManifest({ header: { version: 1, sources: source.sources, host: source.host }, entries }));
   await put(`trees/${pointId}`, manifestBytes);
   let fsiRef: PointBody['fsi'] = null;
   if (options.fsi !== false) {
-    const fsiBytes = await sealStream(keys.cipher, 'fsi', pointId, repo.zstd.compress(encodeFsi(fsiFromManifest(entries)), 3), 1);
+    const fsiBytes = await sealMetadata('fsi', pointId, encodeFsi(fsiFromManifest(entries)));
     await put(`fsi/${pointId}`, fsiBytes);
     fsiRef = { key: `fsi/${pointId}`, sizeBytes: fsiBytes.length };
   }

@@ -11,7 +11,7 @@ import { backup, MemoryStorage, Repository, restore, checkRepository, type Sourc
 import { inlineCodecPool } from '../core/codec-pool.ts';
 import { fsSource } from '../core/host/fs-source.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
-import { workerCodecPool } from '../core/host/worker-codec-pool.ts';
+import { INLINE_BELOW_BYTES, workerCodecPool } from '../core/host/worker-codec-pool.ts';
 import { packKey } from '../core/repo/pack.ts';
 import { webCryptoSealPrimitives } from '../core/chunk-sealer.ts';
 import { nodeSealPrimitives } from '../core/host/node-seal-primitives.ts';
@@ -88,6 +88,35 @@ test('chunks compressed by native zstd restore with the WASM build, and the othe
     assert.equal(await snapshotTree(join(out, 'src')), await snapshotTree(src));
     assert.equal(new Uint8Array(await readFile(join(out, 'src', 'text.txt'))), mixedTree()['text.txt']);
   }
+});
+
+test('a large run index, manifest and FSI are compressed on the codec threads (native zstd) and read back by the WASM build', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  const tree: Record<string, string> = {};
+  for (let i = 0; i < 1500; i++) tree[`dir-${i % 30}/file-with-a-longish-name-${i}.txt`] = `content ${i}`;
+  await writeTree(src, tree);
+  const { repo, storage } = await memoryRepo({ chunker: CHUNKER });
+  const pool = workerCodecPool({ workers: 1, native: true, inline: repo.codecs });
+  const onThreads: number[] = [];
+  repo.codecs = { ...pool, compress: (buffer, length, level) => {
+    if (length >= INLINE_BELOW_BYTES) onThreads.push(length);
+    return pool.compress(buffer, length, level);
+  } };
+  try {
+    await backup(repo, await fsSource([src]), { series: 's', encrypt: true, compressionLevel: 3, resolver: fixedResolver('pw'), kdf: TEST_KDF });
+  } finally {
+    await pool.close();
+  }
+  assert.is(onThreads.length, 3, 'run index, manifest and FSI went to the codec thread');
+  const reopened = await Repository.open(storage);
+  const point = await reopened.unlock(await reopened.resolvePoint('latest'), fixedResolver('pw'));
+  assert.is(storage.objects.get(`trees/${point.id}`)![7], 1, 'the manifest is a zstd STREAM');
+  assert.is(storage.objects.get(`fsi/${point.id}`)![7], 1, 'the FSI is a zstd STREAM');
+  const out = join(dir.path, 'out');
+  await restore(reopened, point, new DirectoryRestoreSink(out));
+  assert.equal(await snapshotTree(join(out, 'src')), await snapshotTree(src));
+  assert.ok((await checkRepository(reopened, { resolver: fixedResolver('pw'), readData: true })).isOk, 'check passes');
 });
 
 test('a worker dying mid-backup fails the backup with nothing committed; the next backup succeeds', async () => {

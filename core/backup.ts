@@ -137,7 +137,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   const firstEntry = source.sequential === true ? undefined : sourceEntries.next();
   firstEntry?.catch(() => undefined);
   let parent: PointRecord | undefined, unlockedParent: UnlockedPoint | undefined, keys: RunKeys, kms: PointKms | undefined;
-  const parentIndex = new Map<string, IndexEntry>();
+  let parentIndex: ReadonlyMap<string, IndexEntry> = new Map();
   const parentFiles = new Map<string, ManifestEntry>();
   try {
     parent = (await repo.listPoints(options.series)).at(-1);
@@ -147,8 +147,10 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     kms = options.kms === undefined || keys.encryption === 'none' ? undefined
       : await wrapPasswordHash(options.kms.client, { keyId: options.kms.keyId, hash: keys.hash!, repositoryId: repo.config.id, salt: keys.salt! }, options.kms);
     if (unlockedParent) {
-      for (const [id, entry] of await repo.readIndex(unlockedParent)) parentIndex.set(id, entry);
-      for (const entry of (await repo.readManifest(unlockedParent)).entries) parentFiles.set(entry.path, entry);
+      // Both at once: one's disk reads overlap the other's decoding.
+      const [index, manifest] = await Promise.all([repo.readIndex(unlockedParent), repo.readManifest(unlockedParent)]);
+      parentIndex = index;
+      for (const entry of manifest.entries) parentFiles.set(entry.path, entry);
     }
   } catch (error) {
     await sourceEntries.return?.(undefined);

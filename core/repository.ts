@@ -18,6 +18,10 @@ import { type IndexEntry, indexKey, parseRunIndex } from './repo/run-index.ts';
 import type { Storage } from './storage/storage.ts';
 import { ZstdCodec } from '../wasm/mod.ts';
 import { type ChunkCodecPool, inlineCodecPool } from './codec-pool.ts';
+import { Limiter } from './limiter.ts';
+
+/** Run indexes fetched at once when a point's index is read. */
+const INDEX_READS_AT_ONCE = 8;
 
 export interface UnlockedPoint {
   readonly record: PointRecord;
@@ -226,11 +230,14 @@ export class Repository {
 
   /** The chunk index of every run in the point's key table. */
   async readIndex(point: UnlockedPoint): Promise<Map<string, IndexEntry>> {
+    // A series' runs add up (one index per backup): they are fetched a few at once, as a cold
+    // read each costs a disk or network round trip, and parsed in order.
+    const limiter = new Limiter(INDEX_READS_AT_ONCE);
+    const reads = point.record.body.runs.map((run) =>
+      limiter.run(() => this.readStreamObject(point.runCiphers.get(run)!, 'index', run, indexKey(run))));
+    for (const read of reads) read.catch(() => undefined); // surfaced in order below
     const index = new Map<string, IndexEntry>();
-    for (const run of point.record.body.runs) {
-      const bytes = await this.readStreamObject(point.runCiphers.get(run)!, 'index', run, indexKey(run));
-      parseRunIndex(bytes, run, index);
-    }
+    for (const [i, run] of point.record.body.runs.entries()) parseRunIndex(await reads[i]!, run, index);
     return index;
   }
 }

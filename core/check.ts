@@ -92,7 +92,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
         const verify = async (batch: typeof refs): Promise<{ chunks: number; bytes: number }> => {
           let i = 0;
           let bytes = 0;
-          for await (const _ of readChunks(repo, unlocked, batch, 8, undefined, true)) bytes += batch[i++]!.entry.length;
+          for await (const _ of readChunks(repo, unlocked, batch, { verifyIds: true })) bytes += batch[i++]!.entry.length;
           return { chunks: i, bytes };
         };
         const tally = ({ chunks, bytes }: { chunks: number; bytes: number }) => {

@@ -29,7 +29,7 @@ export function pointSource(repo: Repository, point: UnlockedPoint, options: { i
         for (const entry of entries) {
           const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size, ...(entry.inode === undefined ? {} : { inode: entry.inode }) };
           if (entry.type === 'file') {
-            yield { ...base, open: async () => iterableReader(readChunks(repo, point, planChunks([entry], index, point.id), 4)) };
+            yield { ...base, open: async () => iterableReader(readChunks(repo, point, planChunks([entry], index, point.id), { concurrency: 4 })) };
           } else if (entry.type === 'symlink') {
             yield { ...base, target: entry.target! };
           } else {

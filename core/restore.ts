@@ -7,7 +7,7 @@
 import { BunkerError, throwIfCancelled } from './errors.ts';
 import { type Manifest, type ManifestEntry, parentPath } from './manifest.ts';
 import { packKey } from './repo/pack.ts';
-import type { OpenItem } from './chunk-opener.ts';
+import type { OpenItem, PointOpener } from './chunk-opener.ts';
 import type { IndexEntry } from './repo/run-index.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
 import { Profile } from './profile.ts';
@@ -137,13 +137,30 @@ function coalesce(refs: readonly ChunkRef[]): ReadUnit[] {
 }
 
 /** Reads, authenticates and decompresses every chunk of `refs`, yielding plaintexts in order. */
-export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: readonly ChunkRef[], concurrency = 8, profile = new Profile(), verifyIds = false): AsyncGenerator<Uint8Array> {
-  const units = coalesce(refs);
+export interface ReadChunksOptions {
+  /** Read units in flight (default 8). */
+  readonly concurrency?: number;
+  readonly profile?: Profile;
+  /** Recompute every chunk id (check --read-data). */
+  readonly verifyIds?: boolean;
+  /** An opener started earlier with startOpener (it is closed when reading ends). */
+  readonly opener?: Promise<PointOpener>;
+}
+
+/** Starts the opening threads for `point`'s chunks: a caller can start them while it plans. */
+export function startOpener(repo: Repository, point: UnlockedPoint, verifyIds = false): Promise<PointOpener> {
   const runKeys = new Map(point.record.body.runs.map((run) => [run, point.dataKeys.get(run)] as const));
   const verify = verifyIds
     ? { chunkIdAlgorithm: repo.config.chunkIdAlgorithm, ...(point.series.chunkIdKey ? { chunkIdKey: point.series.chunkIdKey } : {}) }
     : undefined;
-  const opener = await repo.codecs.startOpen(runKeys, verify);
+  return repo.codecs.startOpen(runKeys, verify);
+}
+
+export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: readonly ChunkRef[], options: ReadChunksOptions = {}): AsyncGenerator<Uint8Array> {
+  const concurrency = options.concurrency ?? 8;
+  const profile = options.profile ?? new Profile();
+  const units = coalesce(refs);
+  const opener = await (options.opener ?? startOpener(repo, point, options.verifyIds));
   // Reads are cut into batches of bounded size for the opening threads.
   const load = async (unit: ReadUnit): Promise<Uint8Array[]> => {
     const bytes = await profile.time('fetch', repo.storage.getRange(packKey(unit.packId), unit.offset, unit.length));
@@ -183,10 +200,18 @@ export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: 
 export async function restore(repo: Repository, point: UnlockedPoint, sink: RestoreSink, options: RestoreOptions = {}): Promise<RestoreResult> {
   const profile = options.profile ?? new Profile();
   const planStarted = performance.now();
-  const manifest = await repo.readManifest(point);
-  const entries = selectEntries(manifest, options.include);
-  const index = await repo.readIndex(point);
-  const refs = planChunks(entries, index, point.id);
+  // The opening threads start while the manifest and the index are read (both at once) and planned.
+  const opener = startOpener(repo, point);
+  let entries: ManifestEntry[];
+  let refs: ChunkRef[];
+  try {
+    const [manifest, index] = await Promise.all([repo.readManifest(point), repo.readIndex(point)]);
+    entries = selectEntries(manifest, options.include);
+    refs = planChunks(entries, index, point.id);
+  } catch (error) {
+    await opener.then((started) => started.close(), () => undefined);
+    throw error;
+  }
   profile.add('plan', performance.now() - planStarted);
   const result = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
   const filesTotal = entries.filter((e) => e.type === 'file').length;
@@ -196,7 +221,7 @@ export async function restore(repo: Repository, point: UnlockedPoint, sink: Rest
   // stream one at a time. Directories are created before anything inside them is written.
   const writes = new Set<Promise<void>>();
   try {
-    const chunks = readChunks(repo, point, refs, options.concurrency ?? 8, profile);
+    const chunks = readChunks(repo, point, refs, { ...(options.concurrency ? { concurrency: options.concurrency } : {}), profile, opener });
     const writing = new Limiter(FILE_WRITE_CONCURRENCY);
     let writeFailure: unknown;
     const settleWrites = async () => {
@@ -253,6 +278,8 @@ export async function restore(repo: Repository, point: UnlockedPoint, sink: Rest
   } catch (error) {
     // Let writes in flight finish first, so abort removes everything and nothing races it.
     await Promise.allSettled(writes);
+    // Closed by readChunks once reading started; not if the run failed before (closing twice is harmless).
+    await opener.then((started) => started.close(), () => undefined);
     await sink.abort();
     throw error;
   }

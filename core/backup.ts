@@ -10,11 +10,11 @@ import { sealStream } from './crypto/stream.ts';
 import { BunkerError, throwIfCancelled } from './errors.ts';
 import { bytesEqual, discard, randomBytes, randomId, toBase64 } from './format/bytes.ts';
 import { encodeDocument } from './format/document.ts';
-import { encodeFsi, fsiFromManifest } from './fsi.ts';
 import type { KeySource, PasswordKeyResolver } from './key-resolver.ts';
 import type { KmsClient } from './kms/kms-client.ts';
 import { type PointKms, wrapPasswordHash } from './kms/kms-wrap.ts';
-import { encodeManifest, type ManifestEntry } from './manifest.ts';
+import { MANIFEST_VERSION, type ManifestEntry } from './manifest.ts';
+import { TreeWriter } from './tree-writer.ts';
 import { BLOB_OVERHEAD_BYTES, PACK_HEADER_BYTES, packKey, PackBuilder } from './repo/pack.ts';
 import { type PointBody, type PointEncryption, type PointRecord, type PointStats, POINT_MAGIC, POINT_VERSION, pointKey } from './repo/recovery-point.ts';
 import { encodeRunIndex, type IndexEntry, indexKey } from './repo/run-index.ts';
@@ -303,7 +303,8 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
 
   const readBuffer = new Uint8Array(maxChunk * 2);
 
-  const backupFile = async (opening: Promise<FileReader>, chunks: string[]): Promise<void> => {
+  /** Reads, chunks and dispatches one file; returns its number of chunks. */
+  const backupFile = async (opening: Promise<FileReader>, chunks: string[]): Promise<number> => {
     const reader = await profile.time('read', opening);
     try {
       let start = 0;
@@ -329,25 +330,27 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
         await addChunk(readBuffer.subarray(start, start + cut), chunks, slot++);
         start += cut;
       }
+      return slot;
     } finally {
       await reader.close();
     }
   };
 
   /** A file read whole ahead of time: chunked where it lies, not copied through readBuffer first. */
-  const backupBytes = async (bytes: Uint8Array, chunks: string[]): Promise<void> => {
+  const backupBytes = async (bytes: Uint8Array, chunks: string[]): Promise<number> => {
     stats.bytesRead += bytes.length;
-    for (let start = 0, slot = 0; start < bytes.length; slot++) {
+    let slot = 0;
+    for (let start = 0; start < bytes.length; slot++) {
       const cutStarted = performance.now();
       const cut = chunker.nextCut(bytes, start, bytes.length, true);
       profile.add('chunk', performance.now() - cutStarted);
       await addChunk(bytes.subarray(start, start + cut), chunks, slot);
       start += cut;
     }
+    return slot;
   };
 
-  const entries: ManifestEntry[] = [];
-  const fileChunks: { entry: { chunks?: readonly string[] }; chunks: string[] }[] = [];
+  const tree = new TreeWriter({ version: MANIFEST_VERSION, sources: source.sources, host: source.host }, options.fsi !== false);
   const isUnchangedFile = (entry: SourceEntry): boolean => {
     const previous = parentFiles.get(entry.path);
     return previous !== undefined && previous.type === 'file' && previous.size === entry.size &&
@@ -380,12 +383,12 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size };
       if (entry.type === 'dir') {
         stats.dirs++;
-        entries.push(base);
+        tree.add(base);
         continue;
       }
       if (entry.type === 'symlink') {
         stats.symlinks++;
-        entries.push({ ...base, target: entry.target! });
+        tree.add({ ...base, target: entry.target! });
         continue;
       }
       stats.files++;
@@ -394,36 +397,33 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       if (previous !== undefined && (willRead === undefined ? isUnchangedFile(entry) : !willRead)) {
         stats.filesUnchanged++;
         bytesSkipped += entry.size;
-        entries.push({ ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks: previous.chunks! });
+        stats.bytes += entry.size;
+        tree.add({ ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks: previous.chunks! });
       } else {
         if (previous === undefined) stats.filesNew++;
         else stats.filesChanged++;
         const chunks: string[] = [];
-        const manifestEntry = { ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks };
-        entries.push(manifestEntry);
+        const pending = tree.addPending({ ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks });
         const before = stats.bytesRead;
+        let chunkCount: number;
         try {
           const bytes = content === undefined ? undefined : await profile.time('read', content);
           if (bytes instanceof Error) throw bytes;
-          if (bytes === undefined) await backupFile(entry.open!(), chunks);
-          else await backupBytes(bytes, chunks);
+          chunkCount = bytes === undefined ? await backupFile(entry.open!(), chunks) : await backupBytes(bytes, chunks);
         } catch (error) {
           if (error instanceof BunkerError || pool.failure !== undefined) throw error;
           // The file vanished or became unreadable between listing and reading.
           options.onWarning?.(`could not read ${entry.path}: ${error instanceof Error ? error.message : String(error)}; skipped`);
-          entries.pop();
+          pending.drop();
           stats.files--;
           continue;
         }
         // A file that changed size while being read is recorded with what was read.
         const readBytes = stats.bytesRead - before;
-        if (readBytes !== entry.size) {
-          options.onWarning?.(`${entry.path} changed while it was read (${entry.size} → ${readBytes} bytes)`);
-          entries[entries.length - 1] = { ...manifestEntry, size: readBytes };
-        }
-        fileChunks.push({ entry: manifestEntry, chunks });
+        if (readBytes !== entry.size) options.onWarning?.(`${entry.path} changed while it was read (${entry.size} → ${readBytes} bytes)`);
+        pending.read(chunkCount, readBytes === entry.size ? undefined : readBytes);
+        stats.bytes += readBytes;
       }
-      stats.bytes += entries[entries.length - 1]!.size;
       options.onProgress?.({ files: stats.files, bytesRead: stats.bytesRead, bytesSkipped, bytesAdded: stats.bytesAdded, currentPath: entry.path });
     }
     dispatch();
@@ -456,11 +456,12 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     return sealed;
   };
   await put(indexKey(runId), await sealMetadata('index', runId, encodeRunIndex(newIndex)));
-  const manifestBytes = await sealMetadata('manifest', pointId, encodeManifest({ header: { version: 1, sources: source.sources, host: source.host }, entries }));
+  const plaintexts = tree.finish();
+  const manifestBytes = await sealMetadata('manifest', pointId, plaintexts.manifest);
   await put(`trees/${pointId}`, manifestBytes);
   let fsiRef: PointBody['fsi'] = null;
-  if (options.fsi !== false) {
-    const fsiBytes = await sealMetadata('fsi', pointId, encodeFsi(fsiFromManifest(entries)));
+  if (plaintexts.fsi !== undefined) {
+    const fsiBytes = await sealMetadata('fsi', pointId, plaintexts.fsi);
     await put(`fsi/${pointId}`, fsiBytes);
     fsiRef = { key: `fsi/${pointId}`, sizeBytes: fsiBytes.length };
   }

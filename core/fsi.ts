@@ -24,9 +24,14 @@ export function fsiFromManifest(entries: readonly ManifestEntry[]): FsiEntry[] {
   return entries.map(({ path, type, size, mtimeMs }) => ({ path, type, size, mtimeMs }));
 }
 
+/** One line of the FSI's plaintext. */
+export function fsiLine(e: FsiEntry): string {
+  return JSON.stringify([e.path, TYPE_CODES[e.type], e.size, e.mtimeMs]) + '\n';
+}
+
 export function encodeFsi(entries: readonly FsiEntry[]): Uint8Array {
   const out = new Utf8Builder();
-  for (const e of entries) out.append(JSON.stringify([e.path, TYPE_CODES[e.type], e.size, e.mtimeMs]) + '\n');
+  for (const e of entries) out.append(fsiLine(e));
   return out.finish();
 }
 

@@ -64,10 +64,15 @@ export function parentPath(path: string): string {
   return slash === -1 ? '' : path.slice(0, slash);
 }
 
+/** One line of the manifest's plaintext: the header, or an entry. */
+export function manifestLine(value: ManifestHeader | ManifestEntry): string {
+  return JSON.stringify(value) + '\n';
+}
+
 export function encodeManifest(manifest: Manifest): Uint8Array {
   const out = new Utf8Builder();
-  out.append(JSON.stringify(manifest.header) + '\n');
-  for (const entry of manifest.entries) out.append(JSON.stringify(entry) + '\n');
+  out.append(manifestLine(manifest.header));
+  for (const entry of manifest.entries) out.append(manifestLine(entry));
   return out.finish();
 }
 

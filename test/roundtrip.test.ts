@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdir, readdir, writeFile, utimes, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { backup, dumpFile, findFiles, listDirectory, pointListing, restore } from '../core/mod.ts';
+import { backup, bytesReader, dumpFile, findFiles, listDirectory, pointListing, restore, type Source, type SourceEntry } from '../core/mod.ts';
 import { fsSource } from '../core/host/fs-source.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
 import { fixedResolver, memoryRepo, pseudoRandomBytes, SMALL_CHUNKER, tempDir, TEST_KDF } from './helpers.ts';
@@ -153,6 +153,38 @@ test('a changed byte in a large file adds about one chunk', async () => {
   const out = join(dir.path, 'out');
   await restore(repo, await repo.unlock(await repo.resolvePoint('latest'), fixedResolver(PASSWORD)), new DirectoryRestoreSink(out));
   assert.equal(new Uint8Array(await readFile(join(out, 'src', 'big'))), big);
+});
+
+test('a file that shrinks while read is recorded as read, one that vanishes is left out; the rest keeps its order', async () => {
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const big = pseudoRandomBytes(100_000, 31);
+  const file = (path: string, size: number, open: SourceEntry['open']): SourceEntry => ({ path, type: 'file', mode: 0o644, mtimeMs: 1_700_000_000_000, size, open });
+  const source: Source = {
+    sources: ['/mem'],
+    host: 'test',
+    async *entries() {
+      yield { path: 'd', type: 'dir', mode: 0o755, mtimeMs: 1_700_000_000_000, size: 0 };
+      yield file('d/shrunk', 200_000, async () => bytesReader(big)); // listed at 200 kB, 100 kB by the time it is read
+      yield file('d/vanished', 10, async () => {
+        throw Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+      });
+      yield file('d/after', 5, async () => bytesReader(new TextEncoder().encode('after')));
+    },
+  };
+  const warnings: string[] = [];
+  const result = await backup(repo, source, { series: 's', encrypt: false, compressionLevel: 3, onWarning: (w) => void warnings.push(w) });
+  assert.is(result.stats.files, 2);
+  assert.is(result.stats.bytes, 100_005);
+  assert.equal(warnings.length, 2, warnings.join('\n'));
+  assert.match(warnings[0]!, 'd/shrunk changed while it was read (200000 → 100000 bytes)');
+  assert.match(warnings[1]!, 'could not read d/vanished');
+  const point = await repo.unlock(await repo.resolvePoint('latest'), undefined);
+  const entries = (await repo.readManifest(point)).entries;
+  assert.equal(entries.map((e) => [e.path, e.size]), [['d', 0], ['d/shrunk', 100_000], ['d/after', 5]]);
+  const chunks: Uint8Array[] = [];
+  await dumpFile(repo, point, 'd/shrunk', async (c) => void chunks.push(c.slice()));
+  assert.equal(new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer()), big);
+  assert.equal((await repo.readFsi(point))!.map((e) => [e.path, e.size]), [['d', 0], ['d/shrunk', 100_000], ['d/after', 5]]);
 });
 
 test('dump, ls and find read one point', async () => {

@@ -349,21 +349,29 @@ test(`a ${STREAM_BYTES / MiB} MiB upload and download stream through the server:
   assert.ok(peak - warm < GROWTH_BOUND_MIB, `peak RSS grew by ${(peak - warm).toFixed(0)} MiB`);
   assert.equal(await pointsIn(join(server.home, 'repos', 'big')), [first, second].sort());
 
-  // Back down: the file route streams the 300 MiB file; the bytes are the ones sent.
+  // Back down: the file route streams the 300 MiB file; the bytes are the ones sent. The download
+  // pipeline has its own buffers and transient allocations (the point's key derivation among
+  // them): a warm-up download of the first point reaches them first.
+  const download = async (pointId: string) => {
+    const response = await fetch(`${serve.url}/v1/repos/big/points/${pointId}/file?path=big.bin`, { headers: { authorization: `Bearer ${server.backupToken}` } });
+    assert.is(response.status, 200);
+    const received = createHash('sha256');
+    let bytes = 0;
+    for await (const piece of response.body! as unknown as AsyncIterable<Uint8Array>) {
+      received.update(piece);
+      bytes += piece.length;
+    }
+    return { bytes, digest: received.digest('hex') };
+  };
+  assert.is((await download(first)).bytes, WARM_UP_BYTES);
+  const warmDownload = await peakRssMiB(serve.child.pid!);
   const downloadStarted = Date.now();
-  const response = await fetch(`${serve.url}/v1/repos/big/points/${second}/file?path=big.bin`, { headers: { authorization: `Bearer ${server.backupToken}` } });
-  assert.is(response.status, 200);
-  const received = createHash('sha256');
-  let receivedBytes = 0;
-  for await (const piece of response.body! as unknown as AsyncIterable<Uint8Array>) {
-    received.update(piece);
-    receivedBytes += piece.length;
-  }
+  const received = await download(second);
   const afterDownload = await peakRssMiB(serve.child.pid!);
-  console.log(`  ${RUNTIME} server: peak RSS ${afterDownload.toFixed(0)} MiB after a ${STREAM_BYTES / MiB} MiB download (${((Date.now() - downloadStarted) / 1000).toFixed(1)} s)`);
-  assert.is(receivedBytes, STREAM_BYTES);
-  assert.is(received.digest('hex'), sent.digest('hex'), 'the downloaded bytes are the uploaded ones');
-  assert.ok(afterDownload - warm < GROWTH_BOUND_MIB, `peak RSS grew by ${(afterDownload - warm).toFixed(0)} MiB over the warm-up`);
+  console.log(`  ${RUNTIME} server: peak RSS ${warmDownload.toFixed(0)} MiB after a ${WARM_UP_BYTES / MiB} MiB download, ${afterDownload.toFixed(0)} MiB after a ${STREAM_BYTES / MiB} MiB download (${((Date.now() - downloadStarted) / 1000).toFixed(1)} s)`);
+  assert.is(received.bytes, STREAM_BYTES);
+  assert.is(received.digest, sent.digest('hex'), 'the downloaded bytes are the uploaded ones');
+  assert.ok(afterDownload - warmDownload < GROWTH_BOUND_MIB, `peak RSS grew by ${(afterDownload - warmDownload).toFixed(0)} MiB over the warm-up download`);
 });
 
 test.run();

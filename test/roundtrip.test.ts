@@ -20,9 +20,15 @@ async function backupAndRestore(spec: Parameters<typeof writeTree>[1], options: 
   const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
   const result = await backup(repo, await fsSource([src]), { series: 'default', encrypt: options.encrypt ?? true, compressionLevel: 3, resolver: fixedResolver(PASSWORD), kdf: TEST_KDF });
   const point = await repo.unlock(await repo.resolvePoint('latest'), fixedResolver(PASSWORD));
-  const target = join(dir.path, 'out');
-  await restore(repo, point, new DirectoryRestoreSink(target), options.include ? { include: options.include } : {});
-  return { before: await snapshotTree(src), after: await snapshotTree(join(target, 'src')).catch(() => ({}) as Awaited<ReturnType<typeof snapshotTree>>), result, targetEntries: await readdir(target) };
+  // Both ways of writing: on the file-writer thread (the default) and inline.
+  const restored = [];
+  for (const writerThread of [true, false]) {
+    const target = join(dir.path, writerThread ? 'out' : 'out-inline');
+    await restore(repo, point, new DirectoryRestoreSink(target, { writerThread }), options.include ? { include: options.include } : {});
+    restored.push({ after: await snapshotTree(join(target, 'src')).catch(() => ({}) as Awaited<ReturnType<typeof snapshotTree>>), targetEntries: await readdir(target) });
+  }
+  assert.equal(restored[1], restored[0], 'the writer thread and inline writes restore the same tree');
+  return { before: await snapshotTree(src), ...restored[0]!, result };
 }
 
 test('empty file, 1-byte file, empty directory, nested directories', async () => {
@@ -185,6 +191,30 @@ test('a file that shrinks while read is recorded as read, one that vanishes is l
   await dumpFile(repo, point, 'd/shrunk', async (c) => void chunks.push(c.slice()));
   assert.equal(new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer()), big);
   assert.equal((await repo.readFsi(point))!.map((e) => [e.path, e.size]), [['d', 0], ['d/shrunk', 100_000], ['d/after', 5]]);
+});
+
+test('a failure on the file-writer thread fails the restore and leaves the target as it was', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  await writeTree(src, { 'd/a.txt': 'alpha', 'd/b.txt': 'beta', 'z.txt': 'zeta' });
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  await backup(repo, await fsSource([src]), { series: 'default', encrypt: false, compressionLevel: 3 });
+  const point = await repo.unlock(await repo.resolvePoint('latest'), undefined);
+  const target = join(dir.path, 'out');
+  await mkdir(target);
+  await writeFile(join(target, 'keep.txt'), 'mine');
+  const before = await snapshotTree(target);
+  // Something already at the staged path of src/d/b.txt: the writer thread's O_EXCL create fails.
+  class Obstructed extends DirectoryRestoreSink {
+    override async begin(entries: Parameters<DirectoryRestoreSink['begin']>[0]): Promise<void> {
+      await super.begin(entries);
+      const staging = (await readdir(target)).find((name) => name.startsWith('.bunker-restore-'))!;
+      await mkdir(join(target, staging, 'src', 'd', 'b.txt'), { recursive: true });
+    }
+  }
+  const error = await restore(repo, point, new Obstructed(target)).then(() => undefined, (e: unknown) => e);
+  assert.match(String((error as Error)?.message), /EEXIST|EISDIR|exists/);
+  assert.equal(await snapshotTree(target), before, 'no staging directory, no restored file');
 });
 
 test('dump, ls and find read one point', async () => {

@@ -12,6 +12,7 @@ import { BunkerError } from '../errors.ts';
 import { randomId } from '../format/bytes.ts';
 import type { ManifestEntry } from '../manifest.ts';
 import type { RestoreSink } from '../restore.ts';
+import { FileWriterThread } from './file-writer.ts';
 
 function isErrno(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === code;
@@ -34,14 +35,22 @@ function timestamp(mtimeMs: number): number {
   return (mtimeMs + 0.0005) / 1000;
 }
 
+export interface DirectoryRestoreOptions {
+  /** Make directories, links and small files on a thread of their own (core/host/file-writer.ts); default true. */
+  readonly writerThread?: boolean;
+}
+
 export class DirectoryRestoreSink implements RestoreSink {
   private readonly target: string;
   private readonly staging: string;
   private entries: readonly ManifestEntry[] = [];
+  private readonly useWriterThread: boolean;
+  private writer: FileWriterThread | undefined;
 
-  constructor(target: string) {
+  constructor(target: string, options: DirectoryRestoreOptions = {}) {
     this.target = target;
     this.staging = join(target, `.bunker-restore-${randomId().slice(0, 16)}`);
+    this.useWriterThread = options.writerThread ?? true;
   }
 
   private staged(path: string): string {
@@ -78,15 +87,18 @@ export class DirectoryRestoreSink implements RestoreSink {
       }
     }
     await mkdir(this.staging, { mode: 0o700 });
+    if (this.useWriterThread) this.writer = new FileWriterThread();
   }
 
   // Metadata operations are synchronous for the same reason as smallFile(): each is quicker
   // than a hop to the thread pool and back.
   async directory(entry: ManifestEntry): Promise<void> {
+    if (this.writer) return this.writer.directory(this.staged(entry.path));
     mkdirSync(this.staged(entry.path), { mode: 0o700 });
   }
 
   async symlink(entry: ManifestEntry): Promise<void> {
+    if (this.writer) return this.writer.symlink(this.staged(entry.path), entry.target!, timestamp(entry.mtimeMs));
     const path = this.staged(entry.path);
     symlinkSync(entry.target!, path);
     try {
@@ -97,6 +109,8 @@ export class DirectoryRestoreSink implements RestoreSink {
   }
 
   async file(entry: ManifestEntry, data: AsyncIterable<Uint8Array>): Promise<void> {
+    // Its directory may still be queued on the writer thread.
+    await this.writer?.flush();
     const path = this.staged(entry.path);
     const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
@@ -118,6 +132,7 @@ export class DirectoryRestoreSink implements RestoreSink {
    * close) costs more than the call itself, badly so on virtual machines.
    */
   async smallFile(entry: ManifestEntry, data: readonly Uint8Array[]): Promise<void> {
+    if (this.writer) return this.writer.file(this.staged(entry.path), entry.mode, timestamp(entry.mtimeMs), data);
     const fd = openSync(this.staged(entry.path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
       for (const chunk of data) {
@@ -132,6 +147,12 @@ export class DirectoryRestoreSink implements RestoreSink {
   }
 
   async commit(): Promise<void> {
+    // Every file on the writer thread is written (or its failure thrown) before anything moves.
+    if (this.writer) {
+      await this.writer.flush();
+      await this.writer.close();
+      this.writer = undefined;
+    }
     // Move top-down: a directory absent from the target moves whole with its subtree.
     const moved = new Set<string>();
     const isUnderMoved = (path: string): boolean => {
@@ -163,6 +184,9 @@ export class DirectoryRestoreSink implements RestoreSink {
   }
 
   async abort(): Promise<void> {
+    // Nothing may still be writing into the staging directory while it is removed.
+    await this.writer?.close();
+    this.writer = undefined;
     await rm(this.staging, { recursive: true, force: true });
   }
 }

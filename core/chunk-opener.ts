@@ -6,7 +6,7 @@ import { aesGcmCipher, checksumCipher, NONCE_BYTES, type ObjectCipher } from './
 import { BunkerError } from './errors.ts';
 import { chunkIdFunction } from './chunk-id.ts';
 import type { ChunkIdAlgorithm } from './repo/config.ts';
-import { fromHex, toHex } from './format/bytes.ts';
+import { discard, fromHex, toHex } from './format/bytes.ts';
 import { BLOB_OVERHEAD_BYTES, chunkAad, type ChunkCodec, packKey } from './repo/pack.ts';
 
 /** One chunk of a batch: its blob at [offset, offset+length) of the batch buffer. */
@@ -64,6 +64,9 @@ export async function chunkOpener(runKeys: RunKeys, decompress: DecompressFuncti
       return decompress(payload, item.rawLength);
     } catch {
       throw new BunkerError('TAMPERED', `chunk ${item.id.slice(0, 16)} in ${object} does not decompress to its recorded size`, { object });
+    } finally {
+      // The decrypted frame, when it has a buffer of its own, is done with: freed now.
+      discard(payload);
     }
   };
   if (verifyId === undefined) return decode;

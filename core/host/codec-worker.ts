@@ -8,6 +8,7 @@ import { compressChunk, looksIncompressible } from '../compression.ts';
 import { ZstdCodec } from '../../wasm/mod.ts';
 import { type BatchItem, chunkSealer, type SealFunction, type SealKeys } from '../chunk-sealer.ts';
 import { ChunkIdSet } from '../chunk-id-set.ts';
+import { discard } from '../format/bytes.ts';
 import { chunkOpener, type IdKeys, type OpenFunction, type OpenItem } from '../chunk-opener.ts';
 import { type ErrorCode, isBunkerError } from '../errors.ts';
 import { nodeOpenPrimitives, nodeSealPrimitives } from './node-seal-primitives.ts';
@@ -82,6 +83,8 @@ parentPort!.on('message', async (request: CodecRequest) => {
       if (open === undefined) throw new Error('internal error: open request for an unknown point');
       const buffer = new Uint8Array(request.buffer);
       const opened = (await Promise.all(request.items.map((item) => open(buffer, item)))).map(ownBuffer);
+      // The fetched range was transferred here; what the chunks need of it is copied out.
+      discard(buffer);
       parentPort!.postMessage({ id: request.id, opened } satisfies CodecReply, opened);
       return;
     }

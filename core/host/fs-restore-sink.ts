@@ -9,7 +9,7 @@ import { chmodSync, closeSync, constants, fchmodSync, futimesSync, lutimesSync, 
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BunkerError } from '../errors.ts';
-import { randomId } from '../format/bytes.ts';
+import { discard, randomId } from '../format/bytes.ts';
 import type { ManifestEntry } from '../manifest.ts';
 import type { RestoreSink } from '../restore.ts';
 import { FileWriterThread } from './file-writer.ts';
@@ -117,6 +117,8 @@ export class DirectoryRestoreSink implements RestoreSink {
       for await (const chunk of data) {
         let done = 0;
         while (done < chunk.length) done += (await handle.write(chunk, done, chunk.length - done)).bytesWritten;
+        // Each chunk is this file's alone (restore reads every reference anew): freed once written.
+        discard(chunk);
       }
       // Through the descriptor: no second path lookup, nothing that could follow a link.
       await handle.chmod(entry.mode);

@@ -69,6 +69,7 @@ export function nodeOpenPrimitives(runKeys: RunKeys): OpenPrimitives {
         const out = new Uint8Array(body.length);
         const head = decipher.update(body);
         out.set(head, 0);
+        discard(view(head));
         out.set(decipher.final(), head.length);
         return out;
       } catch {

@@ -5,7 +5,7 @@
  * (left by interrupted runs), which are harmless and which prune removes.
  */
 import { BunkerError, throwIfCancelled } from './errors.ts';
-import { bytesEqual } from './format/bytes.ts';
+import { bytesEqual, discard } from './format/bytes.ts';
 import type { KeyResolver } from './key-resolver.ts';
 import { PACK_HEADER_BYTES, PACK_MAGIC, packKey } from './repo/pack.ts';
 import { pointKey } from './repo/recovery-point.ts';
@@ -92,7 +92,10 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
         const verify = async (batch: typeof refs): Promise<{ chunks: number; bytes: number }> => {
           let i = 0;
           let bytes = 0;
-          for await (const _ of readChunks(repo, unlocked, batch, { verifyIds: true })) bytes += batch[i++]!.entry.length;
+          for await (const chunk of readChunks(repo, unlocked, batch, { verifyIds: true })) {
+            bytes += batch[i++]!.entry.length;
+            discard(chunk); // verified and counted: freed now, not at the next GC
+          }
           return { chunks: i, bytes };
         };
         const tally = ({ chunks, bytes }: { chunks: number; bytes: number }) => {

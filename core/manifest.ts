@@ -50,7 +50,8 @@ export function checkEntryPath(path: unknown, objectName = 'manifest'): string {
     throw new BunkerError('UNSAFE_PATH', `${objectName} holds an unsafe path ${JSON.stringify(String(path)).slice(0, 200)} (${why}); refusing to restore it`, { object: objectName });
   };
   if (typeof path !== 'string' || path.length === 0) return bad('empty');
-  if (utf8(path).length > MAX_PATH_BYTES) bad('too long');
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long path needs encoding to be measured.
+  if (path.length * 3 > MAX_PATH_BYTES && utf8(path).length > MAX_PATH_BYTES) bad('too long');
   if (path.startsWith('/')) bad('absolute');
   if (path.includes('\0')) bad('NUL byte');
   for (const part of path.split('/')) {

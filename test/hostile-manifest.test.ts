@@ -111,6 +111,7 @@ const UNSAFE: Record<string, (outside: string) => unknown[]> = {
   '/etc/passwd with its parent listed': () => [dir('ok'), dataFile('ok/data'), dir('/etc'), dataFile('/etc/passwd')],
   'a//b with its parent listed': () => [dir('ok'), dataFile('ok/data'), dir('a'), dir('a/'), dataFile('a//b')],
   'a path over 4096 bytes': () => [dir('ok'), dataFile('ok/data'), emptyFile('p'.repeat(5000))],
+  'a path of 1,400 characters, 4,200 bytes in UTF-8': () => [dir('ok'), dataFile('ok/data'), emptyFile('€'.repeat(1400))],
 };
 
 for (const [name, build] of Object.entries(UNSAFE)) {

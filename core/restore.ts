@@ -143,7 +143,7 @@ export interface ReadChunksOptions {
   readonly profile?: Profile;
   /** Recompute every chunk id (check --read-data). */
   readonly verifyIds?: boolean;
-  /** An opener started earlier with startOpener (it is closed when reading ends). */
+  /** An opener started earlier with startOpener; the caller closes it (readChunks closes only its own). */
   readonly opener?: Promise<PointOpener>;
 }
 
@@ -160,6 +160,7 @@ export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: 
   const concurrency = options.concurrency ?? 8;
   const profile = options.profile ?? new Profile();
   const units = coalesce(refs);
+  const own = options.opener === undefined;
   const opener = await (options.opener ?? startOpener(repo, point, options.verifyIds));
   // Reads are cut into batches of bounded size for the opening threads.
   const load = async (unit: ReadUnit): Promise<Uint8Array[]> => {
@@ -193,25 +194,28 @@ export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: 
       yield* chunks;
     }
   } finally {
-    await opener.close();
+    if (own) await opener.close();
   }
 }
 
 export async function restore(repo: Repository, point: UnlockedPoint, sink: RestoreSink, options: RestoreOptions = {}): Promise<RestoreResult> {
+  // The opening threads start while the manifest and the index are read and planned. They are
+  // closed however the restore ends; a failure to start them surfaces where they are awaited.
+  const opener = startOpener(repo, point);
+  opener.catch(() => undefined);
+  try {
+    return await restoreWith(repo, point, sink, options, opener);
+  } finally {
+    await opener.then((started) => started.close(), () => undefined);
+  }
+}
+
+async function restoreWith(repo: Repository, point: UnlockedPoint, sink: RestoreSink, options: RestoreOptions, opener: Promise<PointOpener>): Promise<RestoreResult> {
   const profile = options.profile ?? new Profile();
   const planStarted = performance.now();
-  // The opening threads start while the manifest and the index are read (both at once) and planned.
-  const opener = startOpener(repo, point);
-  let entries: ManifestEntry[];
-  let refs: ChunkRef[];
-  try {
-    const [manifest, index] = await Promise.all([repo.readManifest(point), repo.readIndex(point)]);
-    entries = selectEntries(manifest, options.include);
-    refs = planChunks(entries, index, point.id);
-  } catch (error) {
-    await opener.then((started) => started.close(), () => undefined);
-    throw error;
-  }
+  const [manifest, index] = await Promise.all([repo.readManifest(point), repo.readIndex(point)]);
+  const entries = selectEntries(manifest, options.include);
+  const refs = planChunks(entries, index, point.id);
   profile.add('plan', performance.now() - planStarted);
   const result = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
   const filesTotal = entries.filter((e) => e.type === 'file').length;
@@ -278,8 +282,6 @@ export async function restore(repo: Repository, point: UnlockedPoint, sink: Rest
   } catch (error) {
     // Let writes in flight finish first, so abort removes everything and nothing races it.
     await Promise.allSettled(writes);
-    // Closed by readChunks once reading started; not if the run failed before (closing twice is harmless).
-    await opener.then((started) => started.close(), () => undefined);
     await sink.abort();
     throw error;
   }

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { backup, MemoryStorage, Repository, restore, checkRepository, type Source } from '../core/mod.ts';
 import { inlineCodecPool } from '../core/codec-pool.ts';
 import { fsSource } from '../core/host/fs-source.ts';
@@ -160,6 +160,46 @@ test('a worker dying mid-backup fails the backup with nothing committed; the nex
   const out = join(dir.path, 'out');
   await restore(repo, await repo.unlock(await repo.resolvePoint('latest'), fixedResolver('pw')), new DirectoryRestoreSink(out));
   assert.equal(await snapshotTree(join(out, 'src')), await snapshotTree(src));
+});
+
+test('restore closes its opening threads however it ends, and a dead worker fails it cleanly (no crash)', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  await writeTree(src, mixedTree());
+  const { repo } = await memoryRepo({ chunker: CHUNKER });
+  const pool = workerCodecPool({ workers: 1, inline: inlineCodecPool(repo.zstd) });
+  let opened = 0;
+  let closed = 0;
+  repo.codecs = {
+    ...pool,
+    threads: pool.threads,
+    async startOpen(runKeys, verify) {
+      const opener = await pool.startOpen(runKeys, verify);
+      opened++;
+      return { ...opener, async close() { closed++; await opener.close(); } };
+    },
+  };
+  try {
+    await backup(repo, await fsSource([src]), { series: 's', encrypt: true, compressionLevel: 3, resolver: fixedResolver('pw'), kdf: TEST_KDF });
+    const point = await repo.unlock(await repo.resolvePoint('latest'), fixedResolver('pw'));
+    // Success.
+    await restore(repo, point, new DirectoryRestoreSink(join(dir.path, 'ok')));
+    assert.equal([opened, closed], [1, 1], 'closed after a restore that succeeded');
+    // The sink refuses before any data is read (something in the way).
+    const blocked = join(dir.path, 'blocked');
+    await writeTree(blocked, { src: 'a file where the point has a directory' });
+    const refused = await restore(repo, point, new DirectoryRestoreSink(blocked)).then(() => undefined, (e: unknown) => e);
+    assert.is((refused as { code?: string })?.code, 'ALREADY_EXISTS');
+    assert.equal([opened, closed], [2, 2], 'closed after the sink refused');
+    // The only worker is gone: starting the opening threads fails, and the restore says so.
+    pool.crashOneWorker();
+    const out = join(dir.path, 'dead');
+    const failed = await restore(repo, point, new DirectoryRestoreSink(out)).then(() => undefined, (e: unknown) => e);
+    assert.match(String((failed as Error)?.message), 'codec worker');
+    assert.equal(await readdir(out).catch(() => []), [], 'nothing left in the target');
+  } finally {
+    await pool.close();
+  }
 });
 
 /** Keeps small objects, discards pack bodies (but remembers they were written). */

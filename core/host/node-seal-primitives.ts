@@ -32,9 +32,10 @@ export async function nodeSealPrimitives(keys: SealKeys): Promise<SealPrimitives
         cipher.setAAD(aad);
         const head = cipher.update(payload);
         blob.set(head, NONCE_BYTES);
+        const headBytes = head.length;
         discard(view(head));
         const tail = cipher.final();
-        blob.set(tail, NONCE_BYTES + head.length);
+        blob.set(tail, NONCE_BYTES + headBytes);
         blob.set(cipher.getAuthTag(), NONCE_BYTES + payload.length);
       } else {
         // The checksum "cipher" of unencrypted series: SHA-256(nonce ‖ aad ‖ plaintext)[0, 16).
@@ -69,8 +70,9 @@ export function nodeOpenPrimitives(runKeys: RunKeys): OpenPrimitives {
         const out = new Uint8Array(body.length);
         const head = decipher.update(body);
         out.set(head, 0);
+        const headBytes = head.length;
         discard(view(head));
-        out.set(decipher.final(), head.length);
+        out.set(decipher.final(), headBytes);
         return out;
       } catch {
         return undefined;

@@ -8,7 +8,7 @@ import { DEFAULT_KDF_PARAMS, derivePasswordHash, type KdfParams, SALT_BYTES, sam
 import { derivePasswordKeys, newSecretKey, type PasswordKeys, wrapKey } from './crypto/keys.ts';
 import { sealStream } from './crypto/stream.ts';
 import { BunkerError, throwIfCancelled } from './errors.ts';
-import { bytesEqual, discard, discardOwned, randomBytes, randomId, toBase64 } from './format/bytes.ts';
+import { bytesEqual, discard, randomBytes, randomId, toBase64 } from './format/bytes.ts';
 import { encodeDocument } from './format/document.ts';
 import type { KeySource, PasswordKeyResolver } from './key-resolver.ts';
 import type { KmsClient } from './kms/kms-client.ts';
@@ -28,8 +28,6 @@ import { Profile } from './profile.ts';
 const DISPATCH_BATCH_BYTES = 512 * 1024;
 const MAX_BATCH_ITEMS = 256;
 const PACK_WRITES_AT_ONCE = 3;
-/** Files read whole at least this large have their buffer freed once chunked. */
-const DISCARD_READ_BYTES = 64 * 1024;
 /** Run index, manifest and FSI: zstd level 3 (FORMAT.md §4.3). */
 const METADATA_ZSTD_LEVEL = 3;
 
@@ -411,13 +409,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
         try {
           const bytes = content === undefined ? undefined : await profile.time('read', content);
           if (bytes instanceof Error) throw bytes;
-          if (bytes === undefined) chunkCount = await backupFile(entry.open!(), chunks);
-          else {
-            chunkCount = await backupBytes(bytes, chunks);
-            // Read whole into a buffer of its own (prefetch), and copied into batches by now. Small
-            // ones are left to the collector: freeing them one by one cost more than it saved.
-            if (bytes.length >= DISCARD_READ_BYTES) discardOwned(bytes);
-          }
+          chunkCount = bytes === undefined ? await backupFile(entry.open!(), chunks) : await backupBytes(bytes, chunks);
         } catch (error) {
           if (error instanceof BunkerError || pool.failure !== undefined) throw error;
           // The file vanished or became unreadable between listing and reading.

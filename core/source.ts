@@ -21,10 +21,7 @@ export interface SourceEntry {
   readonly target?: string;
   /** Files only. */
   open?(): Promise<FileReader>;
-  /**
-   * Files only, optional: the whole content at once, for small files (a host may do it in fewer
-   * calls). The bytes, and the buffer they view, are handed over: the caller frees them when done.
-   */
+  /** Files only, optional: the whole content at once, for small files (a host may do it in fewer calls). */
   readAll?(): Promise<Uint8Array>;
 }
 

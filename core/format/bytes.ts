@@ -126,15 +126,6 @@ export function discard(bytes: Uint8Array): void {
   if (bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength && !buffer.detached) buffer.transfer(0);
 }
 
-/**
- * Frees the whole buffer behind `bytes`, even when `bytes` views only part of it. Only for a
- * buffer that is the caller's alone (a file read whole into a buffer of its own): every view of
- * it is detached.
- */
-export function discardOwned(bytes: Uint8Array): void {
-  discard(new Uint8Array(bytes.buffer));
-}
-
 export function randomBytes(length: number): Uint8Array {
   const out = new Uint8Array(length);
   // getRandomValues is limited to 65536 bytes per call.

@@ -42,7 +42,7 @@ test('native and WebAssembly Argon2id give the same hash for every parameter sha
   }
 });
 
-test('derivePasswordHash checks salt and parameters before any implementation runs', async () => {
+test('derivePasswordHash checks salt, parameters and an empty password before any implementation runs', async () => {
   const calls: KdfParams[] = [];
   const spy: Argon2id = (password, salt, params, length) => {
     calls.push(params);
@@ -61,6 +61,8 @@ test('derivePasswordHash checks salt and parameters before any implementation ru
     }
     const shortSalt = await derivePasswordHash('pw', new Uint8Array(4), { algorithm: 'argon2id', memoryKiB: 64, iterations: 1, parallelism: 1 }).then(() => undefined, (e: unknown) => e);
     assert.ok(isBunkerError(shortSalt) && shortSalt.code === 'KDF_PARAMS_OUT_OF_RANGE');
+    const empty = await derivePasswordHash('', new Uint8Array(16), { algorithm: 'argon2id', memoryKiB: 64, iterations: 1, parallelism: 1 }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isBunkerError(empty) && empty.code === 'USAGE' && /empty/.test(empty.message), 'an empty password is refused, not hashed');
     assert.equal(calls, [], 'no implementation was called');
     const params: KdfParams = { algorithm: 'argon2id', memoryKiB: 64, iterations: 1, parallelism: 1 };
     const hash = await derivePasswordHash('pw', new Uint8Array(16).fill(1), params);

@@ -97,7 +97,10 @@ export function useArgon2id(implementation: Argon2id): void {
 export async function derivePasswordHash(password: string | Uint8Array, salt: Uint8Array, params: KdfParams): Promise<Uint8Array> {
   const checked = checkKdfParams(params);
   checkSalt(salt);
-  return await activeArgon2id(typeof password === 'string' ? utf8(password) : password, salt, checked, PASSWORD_HASH_BYTES);
+  const bytes = typeof password === 'string' ? utf8(password) : password;
+  // Refused whichever implementation runs (hash-wasm would throw, OpenSSL would hash it).
+  if (bytes.length === 0) throw new BunkerError('USAGE', 'the password is empty');
+  return await activeArgon2id(bytes, salt, checked, PASSWORD_HASH_BYTES);
 }
 
 /** HKDF-SHA-256 with an empty salt; `label` is the info string from FORMAT.md §3. */

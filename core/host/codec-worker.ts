@@ -3,7 +3,6 @@
  * (portable) or on node:zlib's native zstd (Node 24, Deno 2), whose frames are the same.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import * as zlib from 'node:zlib';
 import { compressChunk, looksIncompressible } from '../compression.ts';
 import { ZstdCodec } from '../../wasm/mod.ts';
 import { type BatchItem, chunkSealer, type SealFunction, type SealKeys } from '../chunk-sealer.ts';
@@ -13,6 +12,7 @@ import { chunkOpener, type IdKeys, type OpenFunction, type OpenItem } from '../c
 import { type ErrorCode, isBunkerError } from '../errors.ts';
 import { nodeOpenPrimitives, nodeSealPrimitives } from './node-seal-primitives.ts';
 import { loadWasmFromPackages } from '../../wasm/packages.ts';
+import { nativeZstd } from './native-zstd.ts';
 
 export type CodecRequest =
   | { id: number; op: 'run'; run: number; keys: SealKeys; known: ArrayBuffer }
@@ -33,21 +33,20 @@ export type CodecReply =
   | { id: number; data: ArrayBuffer }
   | { id: number; error: string };
 
-const useNative = (workerData as { native?: boolean } | undefined)?.native === true && typeof zlib.zstdCompressSync === 'function';
+const native = (workerData as { native?: boolean } | undefined)?.native === true ? nativeZstd() : undefined;
+const useNative = native !== undefined;
 // The listener is attached before anything is awaited: Deno drops messages that arrive at a
 // worker before its first 'message' listener exists (Node queues them).
 const ready = loadWasmFromPackages().then(() => new ZstdCodec());
 
 function compressNative(data: Uint8Array, level: number | undefined): { codec: 0 | 1; payload: Uint8Array } {
   if (level === undefined || data.length < 64 || looksIncompressible(data)) return { codec: 0, payload: data };
-  const out = zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
-  return out.length < data.length ? { codec: 1, payload: new Uint8Array(out.buffer, out.byteOffset, out.length) } : { codec: 0, payload: data };
+  const out = native!.compress(data, level);
+  return out.length < data.length ? { codec: 1, payload: out } : { codec: 0, payload: data };
 }
 
 function decompressNative(frame: Uint8Array, rawLength: number): Uint8Array {
-  const out = zlib.zstdDecompressSync(frame, { maxOutputLength: Math.max(1, rawLength) });
-  if (out.length !== rawLength) throw new Error(`zstd frame decoded to ${out.length} bytes, expected ${rawLength}`);
-  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+  return native!.decompress(frame, rawLength);
 }
 
 /** An ArrayBuffer holding exactly `bytes`, transferable without copying when possible. */

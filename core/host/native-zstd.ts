@@ -1,0 +1,160 @@
+/**
+ * node:zlib's native zstd, one frame per call, with a context kept from call to call.
+ *
+ * `zstdCompressSync` and `zstdDecompressSync` build a stream object and a zstd context per
+ * call and gather the output in 16 KiB pieces that are then concatenated. For the small
+ * chunks that most files are, that costs more than the work itself (measured in
+ * bench/README.md, "Tuning"). Here one context per direction lives as long as the codec
+ * thread, compresses into a scratch buffer sized for the worst case and decompresses straight
+ * into a buffer of the chunk's known length. This drives the stream's native handle
+ * (`_handle.writeSync`, the call `zstdCompressSync` itself makes), which node:zlib does not
+ * document: where a runtime lacks it, the one-shot calls are used instead, with the same bytes.
+ */
+import * as zlib from 'node:zlib';
+
+export interface NativeZstd {
+  /** True when a context is kept between calls, false on the one-shot fallback. */
+  readonly reusesContext: boolean;
+  /** One zstd frame of `data` at `level`, in a buffer of its own. */
+  compress(data: Uint8Array, level: number): Uint8Array;
+  /** Decodes one frame that must hold exactly `rawLength` bytes; throws otherwise. */
+  decompress(frame: Uint8Array, rawLength: number): Uint8Array;
+}
+
+/** The native handle behind a node:zlib zstd stream, as node:zlib itself drives it. */
+interface ZstdHandle {
+  writeSync(flush: number, input: Uint8Array, inOffset: number, inLength: number, output: Uint8Array, outOffset: number, outLength: number): void;
+  close(): void;
+  onerror: (message: string, errno: number, code: string) => void;
+}
+
+/** One zstd context and the last error its handle reported. */
+class Context {
+  #error: string | undefined;
+  private readonly handle: ZstdHandle;
+  /** [output bytes left, input bytes left] after each write. */
+  private readonly state: Uint32Array;
+
+  private constructor(handle: ZstdHandle, state: Uint32Array) {
+    this.handle = handle;
+    this.state = state;
+    // node:zlib's own handler destroys the stream on the first error; this one records it,
+    // and the context is then dropped.
+    handle.onerror = (message) => {
+      this.#error = message;
+    };
+  }
+
+  static open(stream: object): Context | undefined {
+    const { _handle: handle, _writeState: state } = stream as { _handle?: Partial<ZstdHandle>; _writeState?: unknown };
+    if (typeof handle?.writeSync !== 'function' || typeof handle.close !== 'function' || !(state instanceof Uint32Array) || state.length < 2) return undefined;
+    return new Context(handle as ZstdHandle, state);
+  }
+
+  /** Runs one frame through the context; returns the output bytes left unused. */
+  write(input: Uint8Array, output: Uint8Array, outLength: number, end = true): { outputLeft: number; inputLeft: number } {
+    this.handle.writeSync(end ? zlib.constants.ZSTD_e_end : zlib.constants.ZSTD_e_continue, input, 0, input.length, output, 0, outLength);
+    if (this.#error !== undefined) throw new Error(this.#error);
+    return { outputLeft: this.state[0]!, inputLeft: this.state[1]! };
+  }
+
+  close(): void {
+    try {
+      this.handle.close();
+    } catch {
+      // Already closed by node:zlib after an error.
+    }
+  }
+}
+
+/** zstd's ZSTD_COMPRESSBOUND: no frame of `size` bytes is longer. */
+function compressBound(size: number): number {
+  return size + (size >>> 8) + (size < 128 << 10 ? ((128 << 10) - size) >>> 11 : 0);
+}
+
+const EMPTY = new Uint8Array(0);
+const overflow = new Uint8Array(1);
+
+function oneShot(): NativeZstd {
+  return {
+    reusesContext: false,
+    compress: (data, level) => new Uint8Array(zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } })),
+    decompress(frame, rawLength) {
+      const out = zlib.zstdDecompressSync(frame, { maxOutputLength: Math.max(1, rawLength) });
+      if (out.length !== rawLength) throw new Error(`zstd frame decoded to ${out.length} bytes, expected ${rawLength}`);
+      return new Uint8Array(out.buffer, out.byteOffset, out.length);
+    },
+  };
+}
+
+/** Native zstd for one thread; undefined where node:zlib has no zstd. */
+export function nativeZstd(): NativeZstd | undefined {
+  if (typeof zlib.zstdCompressSync !== 'function' || typeof zlib.ZstdCompress !== 'function') return undefined;
+  const probe = Context.open(new zlib.ZstdDecompress());
+  if (probe === undefined) return oneShot();
+
+  let compressor: { level: number; context: Context } | undefined;
+  let decompressor: Context | undefined;
+  let scratch = new Uint8Array(0);
+
+  const compressContext = (level: number): Context => {
+    if (compressor?.level !== level) {
+      compressor?.context.close();
+      const context = Context.open(new zlib.ZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }));
+      if (context === undefined) throw new Error('internal error: node:zlib zstd handle unavailable');
+      compressor = { level, context };
+    }
+    return compressor.context;
+  };
+  // A context that failed mid-frame is not reused: the next call starts a fresh one.
+  const dropCompressor = () => {
+    compressor?.context.close();
+    compressor = undefined;
+  };
+
+  decompressor = probe;
+  return {
+    reusesContext: true,
+    compress(data, level) {
+      const bound = compressBound(data.length);
+      if (scratch.length < bound) scratch = new Uint8Array(bound);
+      const context = compressContext(level);
+      let left: { outputLeft: number; inputLeft: number };
+      try {
+        left = context.write(data, scratch, bound);
+      } catch (error) {
+        dropCompressor();
+        throw error;
+      }
+      // With room for the worst case, zstd ends the frame in one call.
+      if (left.outputLeft === 0 || left.inputLeft !== 0) {
+        dropCompressor();
+        throw new Error('internal error: zstd did not finish a frame within its bound');
+      }
+      return scratch.slice(0, bound - left.outputLeft);
+    },
+    decompress(frame, rawLength) {
+      decompressor ??= Context.open(new zlib.ZstdDecompress());
+      if (decompressor === undefined) throw new Error('internal error: node:zlib zstd handle unavailable');
+      const context = decompressor;
+      const out = new Uint8Array(rawLength);
+      let problem: string | undefined;
+      try {
+        const left = context.write(frame, out, rawLength);
+        if (left.outputLeft !== 0) problem = `decoded to ${rawLength - left.outputLeft} bytes`;
+        // Output full: input left over, or one more byte out of what was read, means more.
+        // (Not "end" here: at a frame's end node:zlib would take an empty write for a cut one.)
+        else if (left.inputLeft !== 0 || context.write(EMPTY, overflow, 1, false).outputLeft === 0) problem = `does not end after ${rawLength} bytes`;
+      } catch (error) {
+        problem = error instanceof Error ? error.message : String(error);
+      }
+      if (problem !== undefined) {
+        // Its state is unknown now: the next frame gets a fresh context.
+        context.close();
+        decompressor = undefined;
+        throw new Error(`zstd frame ${problem}, expected ${rawLength} bytes`);
+      }
+      return out;
+    },
+  };
+}

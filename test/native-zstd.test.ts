@@ -1,0 +1,86 @@
+/**
+ * The codec threads' native zstd (core/host/native-zstd.ts) keeps one context from frame to
+ * frame: its frames are the one-shot API's bytes, the WASM build reads them and it reads the
+ * WASM build's, and a bad frame is refused without spoiling the next one.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as zlib from 'node:zlib';
+import { nativeZstd } from '../core/host/native-zstd.ts';
+import { ZstdCodec } from '../wasm/mod.ts';
+import { loadWasmFromPackages } from '../wasm/packages.ts';
+import { utf8 } from '../core/format/bytes.ts';
+import { pseudoRandomBytes, RUNTIME } from './helpers.ts';
+
+await loadWasmFromPackages();
+const wasm = new ZstdCodec();
+const native = nativeZstd();
+
+function text(length: number, seed: number): Uint8Array {
+  const words = ['backup', 'restore', 'chunk', 'pack', 'index', 'manifest', 'zstd', 'frame', String(seed)];
+  let s = '';
+  for (let i = 0; s.length < length; i++) s += words[(i * 7 + seed) % words.length] + (i % 11 === 0 ? '\n' : ' ');
+  return utf8(s.slice(0, length));
+}
+
+const inputs: [string, Uint8Array][] = [
+  ['empty', new Uint8Array(0)],
+  ['one byte', new Uint8Array([42])],
+  ['4 KiB of text', text(4096, 1)],
+  ['100 KiB of text', text(100 << 10, 2)],
+  ['1 MiB of random bytes', pseudoRandomBytes(1 << 20, 3)],
+  ['3 MiB of text', text(3 << 20, 4)],
+];
+
+function oneShot(data: Uint8Array, level: number): Uint8Array {
+  return new Uint8Array(zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }));
+}
+
+test('native zstd is there with a kept context on Node 24', () => {
+  if (RUNTIME === 'node') {
+    assert.ok(native, 'Node 24 has zstd in node:zlib');
+    assert.ok(native.reusesContext, 'the native handle is reachable: without it every chunk pays for a new context');
+  }
+  assert.is(native !== undefined, typeof zlib.zstdCompressSync === 'function');
+});
+
+test('a kept context gives a fresh one\'s frames, level after level, and both builds read them', () => {
+  if (native === undefined) return assert.is(RUNTIME, 'deno', 'only Deno may lack node:zlib zstd');
+  // Interleaved levels and sizes: nothing of one frame may leak into the next.
+  for (const level of [3, 1, 19, 3]) {
+    for (const [label, data] of inputs) {
+      const frame = native.compress(data, level);
+      assert.equal(frame, nativeZstd()!.compress(data, level), `${label}, level ${level}`);
+      // The one-shot API streams through 16 KiB of output at a time, which may cut blocks
+      // elsewhere in a frame longer than the window; shorter ones come out the same.
+      if (data.length <= 1 << 20) assert.equal(frame, oneShot(data, level), `same as one-shot: ${label}, level ${level}`);
+      assert.is(frame.byteOffset, 0);
+      assert.is(frame.byteLength, frame.buffer.byteLength, 'a buffer of its own, safe to transfer');
+      assert.equal(wasm.decompress(frame, data.length), data, `WASM reads native: ${label}`);
+      assert.equal(native.decompress(frame, data.length), data, `native reads native: ${label}`);
+      if (data.length > 0) assert.equal(native.decompress(wasm.compress(data, level), data.length), data, `native reads WASM: ${label}`);
+    }
+  }
+});
+
+test('a frame of the wrong length, a truncated or padded frame and garbage are refused, and the next frame decodes', () => {
+  if (native === undefined) return assert.is(RUNTIME, 'deno', 'only Deno may lack node:zlib zstd');
+  const data = text(50_000, 5);
+  const frame = native.compress(data, 3);
+  const padded = new Uint8Array(frame.length + 4);
+  padded.set(frame);
+  padded.set([1, 2, 3, 4], frame.length);
+  const bad: [string, Uint8Array, number, RegExp][] = [
+    ['expected one byte fewer', frame, data.length - 1, /does not end after 49999 bytes/],
+    ['expected one byte more', frame, data.length + 1, /decoded to 50000 bytes, expected 50001/],
+    ['truncated', frame.subarray(0, frame.length - 20), data.length, /expected 50000 bytes/],
+    ['padded', padded, data.length, /zstd frame/],
+    ['garbage', utf8('this is not a zstd frame at all'), 10, /zstd frame/],
+  ];
+  for (const [label, input, rawLength, message] of bad) {
+    assert.throws(() => native.decompress(input, rawLength), message, label);
+    assert.equal(native.decompress(frame, data.length), data, `after: ${label}`);
+  }
+});
+
+test.run();

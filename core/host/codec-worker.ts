@@ -12,7 +12,7 @@ import { chunkOpener, type IdKeys, type OpenFunction, type OpenItem } from '../c
 import { type ErrorCode, isBunkerError } from '../errors.ts';
 import { nodeOpenPrimitives, nodeSealPrimitives } from './node-seal-primitives.ts';
 import { loadWasmFromPackages } from '../../wasm/packages.ts';
-import { nativeZstd } from './native-zstd.ts';
+import { type NativeZstd, nativeZstd } from './native-zstd.ts';
 
 export type CodecRequest =
   | { id: number; op: 'run'; run: number; keys: SealKeys; known: ArrayBuffer }
@@ -33,21 +33,31 @@ export type CodecReply =
   | { id: number; data: ArrayBuffer }
   | { id: number; error: string };
 
+interface Codec {
+  compress(data: Uint8Array, level: number | undefined): { codec: 0 | 1; payload: Uint8Array };
+  decompress(frame: Uint8Array, rawLength: number): Uint8Array;
+}
+
+function nativeCodec(native: NativeZstd): Codec {
+  return {
+    compress(data, level) {
+      if (level === undefined || data.length < 64 || looksIncompressible(data)) return { codec: 0, payload: data };
+      const out = native.compress(data, level);
+      return out.length < data.length ? { codec: 1, payload: out } : { codec: 0, payload: data };
+    },
+    decompress: (frame, rawLength) => native.decompress(frame, rawLength),
+  };
+}
+
+function wasmCodec(zstd: ZstdCodec): Codec {
+  return { compress: (data, level) => compressChunk(zstd, data, level), decompress: (frame, rawLength) => zstd.decompress(frame, rawLength) };
+}
+
 const native = (workerData as { native?: boolean } | undefined)?.native === true ? nativeZstd() : undefined;
-const useNative = native !== undefined;
 // The listener is attached before anything is awaited: Deno drops messages that arrive at a
-// worker before its first 'message' listener exists (Node queues them).
-const ready = loadWasmFromPackages().then(() => new ZstdCodec());
-
-function compressNative(data: Uint8Array, level: number | undefined): { codec: 0 | 1; payload: Uint8Array } {
-  if (level === undefined || data.length < 64 || looksIncompressible(data)) return { codec: 0, payload: data };
-  const out = native!.compress(data, level);
-  return out.length < data.length ? { codec: 1, payload: out } : { codec: 0, payload: data };
-}
-
-function decompressNative(frame: Uint8Array, rawLength: number): Uint8Array {
-  return native!.decompress(frame, rawLength);
-}
+// worker before its first 'message' listener exists (Node queues them). The WASM build is
+// loaded only when it is the one in use.
+const ready: Promise<Codec> = native !== undefined ? Promise.resolve(nativeCodec(native)) : loadWasmFromPackages().then(() => wasmCodec(new ZstdCodec()));
 
 /** An ArrayBuffer holding exactly `bytes`, transferable without copying when possible. */
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {
@@ -60,20 +70,18 @@ const openers = new Map<number, OpenFunction>();
 
 parentPort!.on('message', async (request: CodecRequest) => {
   try {
-    const zstd = await ready;
+    const codec = await ready;
     if (request.op === 'crash') process.exit(70);
     if (request.op === 'run') {
       const known = new ChunkIdSet(new Uint8Array(request.known));
-      const compress = useNative ? compressNative : (data: Uint8Array, level: number | undefined) => compressChunk(zstd, data, level);
-      runs.set(request.run, await chunkSealer(request.keys, compress, (_id, idBytes) => known.has(idBytes), await nodeSealPrimitives(request.keys)));
+      runs.set(request.run, await chunkSealer(request.keys, codec.compress, (_id, idBytes) => known.has(idBytes), await nodeSealPrimitives(request.keys)));
       parentPort!.postMessage({ id: request.id, done: true } satisfies CodecReply);
       return;
     }
     if (request.op === 'open-start') {
       const runKeys = new Map(request.runKeys);
-      const decompress = useNative ? decompressNative : (frame: Uint8Array, rawLength: number) => zstd.decompress(frame, rawLength);
       const verifyId = request.verify ? (await nodeSealPrimitives({ ...request.verify, level: undefined })).chunkId : undefined;
-      openers.set(request.run, await chunkOpener(runKeys, decompress, nodeOpenPrimitives(runKeys), verifyId));
+      openers.set(request.run, await chunkOpener(runKeys, codec.decompress, nodeOpenPrimitives(runKeys), verifyId));
       parentPort!.postMessage({ id: request.id, done: true } satisfies CodecReply);
       return;
     }
@@ -108,16 +116,16 @@ parentPort!.on('message', async (request: CodecRequest) => {
     }
     if (request.op === 'compress') {
       const data = new Uint8Array(request.buffer, 0, request.length);
-      const { codec, payload } = useNative ? compressNative(data, request.level) : compressChunk(zstd, data, request.level);
-      if (codec === 0) {
-        parentPort!.postMessage({ id: request.id, codec, payload: null, buffer: request.buffer } satisfies CodecReply, [request.buffer]);
+      const { codec: packed, payload } = codec.compress(data, request.level);
+      if (packed === 0) {
+        parentPort!.postMessage({ id: request.id, codec: packed, payload: null, buffer: request.buffer } satisfies CodecReply, [request.buffer]);
       } else {
         const out = ownBuffer(payload);
-        parentPort!.postMessage({ id: request.id, codec, payload: out, buffer: request.buffer } satisfies CodecReply, [out, request.buffer]);
+        parentPort!.postMessage({ id: request.id, codec: packed, payload: out, buffer: request.buffer } satisfies CodecReply, [out, request.buffer]);
       }
     } else {
       const frame = new Uint8Array(request.frame, request.offset, request.length);
-      const data = useNative ? decompressNative(frame, request.rawLength) : zstd.decompress(frame, request.rawLength);
+      const data = codec.decompress(frame, request.rawLength);
       const out = ownBuffer(data);
       parentPort!.postMessage({ id: request.id, data: out } satisfies CodecReply, [out]);
     }

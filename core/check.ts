@@ -8,7 +8,7 @@ import { BunkerError, throwIfCancelled } from './errors.ts';
 import { bytesEqual, discard } from './format/bytes.ts';
 import type { KeyResolver } from './key-resolver.ts';
 import { PACK_HEADER_BYTES, PACK_MAGIC, packKey } from './repo/pack.ts';
-import { pointKey } from './repo/recovery-point.ts';
+import { type PointRecord, pointKey } from './repo/recovery-point.ts';
 import { type IndexEntry, indexKey } from './repo/run-index.ts';
 import type { Repository } from './repository.ts';
 import { readChunks } from './restore.ts';
@@ -55,7 +55,21 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   let bytesRead = 0;
   const checkedChunks = new Set<string>();
   const packEnds = new Map<string, number>();
-  for (const point of points) {
+  // Each run's index is parsed once, however many of the series' points name it.
+  const runIndexes = new Map<string, Promise<ReadonlyMap<string, IndexEntry>>>();
+  const load = (point: PointRecord) => {
+    const loading = (async () => {
+      const unlocked = await repo.unlock(point, options.resolver);
+      const [manifest, , index] = await Promise.all([repo.readManifest(unlocked), repo.readFsi(unlocked), repo.readIndex(unlocked, runIndexes)]);
+      return { unlocked, manifest, index };
+    })();
+    loading.catch(() => undefined); // surfaced when its point's turn comes
+    return loading;
+  };
+  // The next point's metadata is read and parsed while this one's chunks are verified on the
+  // codec threads, which would otherwise wait for the main thread between points.
+  let next = points.length > 0 ? load(points[0]!) : undefined;
+  for (const [p, point] of points.entries()) {
     throwIfCancelled(options.signal, 'the check');
     const body = point.body;
     referenced.add(pointKey(body.id));
@@ -63,11 +77,10 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
     if (body.fsi) referenced.add(body.fsi.key);
     for (const run of body.runs) referenced.add(indexKey(run));
     options.onProgress?.(`checking point ${body.id.slice(0, 12)} (${body.series})`);
+    const loading = next!;
+    next = p + 1 < points.length ? load(points[p + 1]!) : undefined;
     try {
-      const unlocked = await repo.unlock(point, options.resolver);
-      const manifest = await repo.readManifest(unlocked);
-      await repo.readFsi(unlocked);
-      const index = await repo.readIndex(unlocked);
+      const { unlocked, manifest, index } = await loading;
       for (const entry of index.values()) {
         const key = packKey(entry.packId);
         referenced.add(key);

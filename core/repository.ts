@@ -229,15 +229,38 @@ export class Repository {
   }
 
   /** The chunk index of every run in the point's key table. */
-  async readIndex(point: UnlockedPoint): Promise<Map<string, IndexEntry>> {
+  /**
+   * The point's chunk index: the union of its runs' indexes, a later run's entry winning.
+   * `runs`, when given, keeps each run's parsed entries (or its failure) across calls, so that
+   * reading several points of a series (check) fetches and parses each run once.
+   */
+  async readIndex(point: UnlockedPoint, runs?: Map<string, Promise<ReadonlyMap<string, IndexEntry>>>): Promise<Map<string, IndexEntry>> {
     // A series' runs add up (one index per backup): they are fetched a few at once, as a cold
     // read each costs a disk or network round trip, and parsed in order.
     const limiter = new Limiter(INDEX_READS_AT_ONCE);
-    const reads = point.record.body.runs.map((run) =>
-      limiter.run(() => this.readStreamObject(point.runCiphers.get(run)!, 'index', run, indexKey(run))));
-    for (const read of reads) read.catch(() => undefined); // surfaced in order below
+    const runIds = point.record.body.runs;
+    const fetch = (run: string) => limiter.run(() => this.readStreamObject(point.runCiphers.get(run)!, 'index', run, indexKey(run)));
     const index = new Map<string, IndexEntry>();
-    for (const [i, run] of point.record.body.runs.entries()) parseRunIndex(await reads[i]!, run, index);
+    if (runs === undefined) {
+      const reads = runIds.map(fetch);
+      for (const read of reads) read.catch(() => undefined); // surfaced in order below
+      for (const [i, run] of runIds.entries()) parseRunIndex(await reads[i]!, run, index);
+      return index;
+    }
+    const parsed = runIds.map((run) => {
+      let entries = runs.get(run);
+      if (entries === undefined) {
+        entries = fetch(run).then((bytes) => {
+          const into = new Map<string, IndexEntry>();
+          parseRunIndex(bytes, run, into);
+          return into;
+        });
+        entries.catch(() => undefined); // surfaced in order below, and to every later caller
+        runs.set(run, entries);
+      }
+      return entries;
+    });
+    for (const entries of parsed) for (const [id, entry] of await entries) index.set(id, entry);
     return index;
   }
 }

@@ -307,6 +307,34 @@ test('check: a config from another repository is reported for every point', asyn
   }
 });
 
+/** Counts the reads of each object under index/. */
+function countIndexReads(storage: MemoryStorage): Map<string, number> {
+  const reads = new Map<string, number>();
+  const get = storage.get.bind(storage);
+  storage.get = (key) => {
+    if (key.startsWith('index/')) reads.set(key, (reads.get(key) ?? 0) + 1);
+    return get(key);
+  };
+  return reads;
+}
+
+test('check reads a run\'s index once for all the points that name it, and reports its damage for each of them', async () => {
+  // Both points name run A; B also names run B.
+  const clean = cloneStorage(base.storage);
+  const reads = countIndexReads(clean);
+  const report = await check(clean);
+  assert.ok(report.isOk, JSON.stringify(report.problems));
+  assert.is(report.points, 2);
+  assert.equal(Object.fromEntries(reads), { [indexKey(base.runA)]: 1, [indexKey(base.runB)]: 1 });
+
+  const index = KINDS.find((k) => k.name === 'index')!;
+  const broken = damaged(index, 'flip', 0);
+  const brokenReads = countIndexReads(broken);
+  const damagedReport = await check(broken);
+  assert.equal(damagedReport.problems.map((p) => `${p.code} ${p.object}`), [`TAMPERED ${indexKey(base.runA)}`, `TAMPERED ${indexKey(base.runA)}`]);
+  assert.is(brokenReads.get(indexKey(base.runA)), 1);
+});
+
 test('the config: damage stops Repository.open itself (and so check) with the config named', async () => {
   const config = KINDS[0]!;
   for (const [damage, value] of [['flip', 0], ['flip', 100], ['truncate', 100], ['delete', undefined]] as const) {

@@ -54,8 +54,16 @@ export function checkEntryPath(path: unknown, objectName = 'manifest'): string {
   if (path.length * 3 > MAX_PATH_BYTES && utf8(path).length > MAX_PATH_BYTES) bad('too long');
   if (path.startsWith('/')) bad('absolute');
   if (path.includes('\0')) bad('NUL byte');
-  for (const part of path.split('/')) {
-    if (part === '' || part === '.' || part === '..') bad(part === '..' ? 'parent reference' : 'empty component');
+  // Component by component without splitting: every restore and check runs this on every entry.
+  for (let start = 0; start <= path.length; ) {
+    let end = path.indexOf('/', start);
+    if (end === -1) end = path.length;
+    const length = end - start;
+    if (length === 0) bad('empty component');
+    if (length <= 2 && path.charCodeAt(start) === 0x2e && (length === 1 || path.charCodeAt(start + 1) === 0x2e)) {
+      bad(length === 2 ? 'parent reference' : 'empty component');
+    }
+    start = end + 1;
   }
   return path;
 }

@@ -10,6 +10,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { backup, BunkerError, dumpFile, Repository, restore, type UnlockedPoint } from '../core/mod.ts';
 import { pointListing } from '../core/browse.ts';
+import { checkEntryPath } from '../core/manifest.ts';
 import { sealStream } from '../core/crypto/stream.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
 import type { MemoryStorage } from '../core/storage/memory.ts';
@@ -206,6 +207,30 @@ test('a hostile FSI (../escape, /etc/passwd, a NUL) is refused with UNSAFE_PATH 
       assertCode(error, 'UNSAFE_PATH', `fsi/${base.id}`, JSON.stringify(path));
     }
   }
+});
+
+test('the path rule, on every path of up to 7 characters over "a", "." and "/": safe exactly when no component is empty, "." or ".."', () => {
+  const accepted = (path: string): boolean => {
+    try {
+      checkEntryPath(path);
+      return true;
+    } catch (error) {
+      assert.instance(error, BunkerError);
+      assert.is((error as BunkerError).code, 'UNSAFE_PATH');
+      return false;
+    }
+  };
+  let paths = [''];
+  let checked = 0;
+  for (let length = 0; length <= 7; length++) {
+    for (const path of paths) {
+      const safe = path !== '' && !path.split('/').some((part) => part === '' || part === '.' || part === '..');
+      assert.is(accepted(path), safe, JSON.stringify(path));
+      checked++;
+    }
+    paths = paths.flatMap((p) => [p + 'a', p + '.', p + '/']);
+  }
+  assert.is(checked, 3280);
 });
 
 test.run();

@@ -10,7 +10,8 @@ import type { KeyResolver } from './key-resolver.ts';
 import { PACK_HEADER_BYTES, PACK_MAGIC, packKey } from './repo/pack.ts';
 import { type PointRecord, pointKey } from './repo/recovery-point.ts';
 import { type IndexEntry, indexKey } from './repo/run-index.ts';
-import type { Repository } from './repository.ts';
+import type { Manifest } from './manifest.ts';
+import type { Repository, UnlockedPoint } from './repository.ts';
 import { readChunks } from './restore.ts';
 
 export interface CheckProblem {
@@ -37,6 +38,9 @@ export interface CheckOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Points whose metadata is loaded ahead of the one being checked. */
+const POINTS_AHEAD = 2;
+
 export async function checkRepository(repo: Repository, options: CheckOptions = {}): Promise<CheckReport> {
   const problems: CheckProblem[] = [];
   const record = (error: unknown): void => {
@@ -57,8 +61,11 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   const packEnds = new Map<string, number>();
   // Each run's index is parsed once, however many of the series' points name it.
   const runIndexes = new Map<string, Promise<ReadonlyMap<string, IndexEntry>>>();
-  const load = (point: PointRecord) => {
+  type Loaded = { unlocked: UnlockedPoint; manifest: Manifest; index: Map<string, IndexEntry> };
+  // One point after the other, so that the point to check next is never slowed by parsing a later one.
+  const load = (point: PointRecord, after: Promise<Loaded> | undefined): Promise<Loaded> => {
     const loading = (async () => {
+      await after?.catch(() => undefined);
       const unlocked = await repo.unlock(point, options.resolver);
       const [manifest, , index] = await Promise.all([repo.readManifest(unlocked), repo.readFsi(unlocked), repo.readIndex(unlocked, runIndexes)]);
       return { unlocked, manifest, index };
@@ -66,9 +73,12 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
     loading.catch(() => undefined); // surfaced when its point's turn comes
     return loading;
   };
-  // The next point's metadata is read and parsed while this one's chunks are verified on the
-  // codec threads, which would otherwise wait for the main thread between points.
-  let next = points.length > 0 ? load(points[0]!) : undefined;
+  // The next points' metadata is read and parsed while this one's chunks are verified on the
+  // codec threads, which would otherwise wait for the main thread between points. A series'
+  // first point usually brings most of the data, so its verification hides the parsing of
+  // the next two.
+  const loads = new Map<number, Promise<Loaded>>();
+  let loaded = 0;
   for (const [p, point] of points.entries()) {
     throwIfCancelled(options.signal, 'the check');
     const body = point.body;
@@ -77,8 +87,9 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
     if (body.fsi) referenced.add(body.fsi.key);
     for (const run of body.runs) referenced.add(indexKey(run));
     options.onProgress?.(`checking point ${body.id.slice(0, 12)} (${body.series})`);
-    const loading = next!;
-    next = p + 1 < points.length ? load(points[p + 1]!) : undefined;
+    for (; loaded < points.length && loaded <= p + POINTS_AHEAD; loaded++) loads.set(loaded, load(points[loaded]!, loads.get(loaded - 1)));
+    const loading = loads.get(p)!;
+    loads.delete(p);
     try {
       const { unlocked, manifest, index } = await loading;
       for (const entry of index.values()) {

@@ -66,6 +66,8 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   const load = (point: PointRecord, after: Promise<Loaded> | undefined): Promise<Loaded> => {
     const loading = (async () => {
       await after?.catch(() => undefined);
+      // A check that has stopped (an error, a cancel) asks for no more keys, nor prompts for them.
+      if (stopped) throw new BunkerError('CANCELLED', 'the check has stopped');
       const unlocked = await repo.unlock(point, options.resolver);
       const [manifest, , index] = await Promise.all([repo.readManifest(unlocked), repo.readFsi(unlocked), repo.readIndex(unlocked, runIndexes)]);
       return { unlocked, manifest, index };
@@ -79,80 +81,85 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   // the next two.
   const loads = new Map<number, Promise<Loaded>>();
   let loaded = 0;
-  for (const [p, point] of points.entries()) {
-    throwIfCancelled(options.signal, 'the check');
-    const body = point.body;
-    referenced.add(pointKey(body.id));
-    referenced.add(body.manifest.key);
-    if (body.fsi) referenced.add(body.fsi.key);
-    for (const run of body.runs) referenced.add(indexKey(run));
-    options.onProgress?.(`checking point ${body.id.slice(0, 12)} (${body.series})`);
-    for (; loaded < points.length && loaded <= p + POINTS_AHEAD; loaded++) loads.set(loaded, load(points[loaded]!, loads.get(loaded - 1)));
-    const loading = loads.get(p)!;
-    loads.delete(p);
-    try {
-      const { unlocked, manifest, index } = await loading;
-      for (const entry of index.values()) {
-        const key = packKey(entry.packId);
-        referenced.add(key);
-        packEnds.set(key, Math.max(packEnds.get(key) ?? 0, entry.offset + entry.length));
-      }
-      const refs: { id: string; entry: IndexEntry }[] = [];
-      for (const file of manifest.entries) {
-        for (const id of file.chunks ?? []) {
-          const entry = index.get(id);
-          if (entry === undefined) {
-            problems.push({ code: 'CORRUPTED_POINT', object: body.manifest.key, message: `chunk ${id.slice(0, 16)} of ${JSON.stringify(file.path)} is in no index` });
-          } else if (options.readData && !checkedChunks.has(id)) {
-            checkedChunks.add(id);
-            refs.push({ id, entry });
+  let stopped = false;
+  try {
+    for (const [p, point] of points.entries()) {
+      throwIfCancelled(options.signal, 'the check');
+      const body = point.body;
+      referenced.add(pointKey(body.id));
+      referenced.add(body.manifest.key);
+      if (body.fsi) referenced.add(body.fsi.key);
+      for (const run of body.runs) referenced.add(indexKey(run));
+      options.onProgress?.(`checking point ${body.id.slice(0, 12)} (${body.series})`);
+      for (; loaded < points.length && loaded <= p + POINTS_AHEAD; loaded++) loads.set(loaded, load(points[loaded]!, loads.get(loaded - 1)));
+      const loading = loads.get(p)!;
+      loads.delete(p);
+      try {
+        const { unlocked, manifest, index } = await loading;
+        for (const entry of index.values()) {
+          const key = packKey(entry.packId);
+          referenced.add(key);
+          packEnds.set(key, Math.max(packEnds.get(key) ?? 0, entry.offset + entry.length));
+        }
+        const refs: { id: string; entry: IndexEntry }[] = [];
+        for (const file of manifest.entries) {
+          for (const id of file.chunks ?? []) {
+            const entry = index.get(id);
+            if (entry === undefined) {
+              problems.push({ code: 'CORRUPTED_POINT', object: body.manifest.key, message: `chunk ${id.slice(0, 16)} of ${JSON.stringify(file.path)} is in no index` });
+            } else if (options.readData && !checkedChunks.has(id)) {
+              checkedChunks.add(id);
+              refs.push({ id, entry });
+            }
           }
         }
-      }
-      if (options.readData) {
-        // One pass over every chunk in pack order, ids recomputed by the opening threads; on a
-        // failure, pack by pack and then chunk by chunk, so every damaged object is named.
-        refs.sort((a, b) => (a.entry.packId < b.entry.packId ? -1 : a.entry.packId > b.entry.packId ? 1 : a.entry.offset - b.entry.offset));
-        const verify = async (batch: typeof refs): Promise<{ chunks: number; bytes: number }> => {
-          let i = 0;
-          let bytes = 0;
-          for await (const chunk of readChunks(repo, unlocked, batch, { verifyIds: true })) {
-            bytes += batch[i++]!.entry.length;
-            discard(chunk); // verified and counted: freed now, not at the next GC
-          }
-          return { chunks: i, bytes };
-        };
-        const tally = ({ chunks, bytes }: { chunks: number; bytes: number }) => {
-          chunksChecked += chunks;
-          bytesRead += bytes;
-        };
-        try {
-          tally(await verify(refs));
-        } catch {
-          const byPack = new Map<string, typeof refs>();
-          for (const ref of refs) {
-            const group = byPack.get(ref.entry.packId);
-            if (group) group.push(ref);
-            else byPack.set(ref.entry.packId, [ref]);
-          }
-          for (const group of byPack.values()) {
-            try {
-              tally(await verify(group));
-            } catch {
-              for (const ref of group) {
-                try {
-                  tally(await verify([ref]));
-                } catch (error) {
-                  record(error);
+        if (options.readData) {
+          // One pass over every chunk in pack order, ids recomputed by the opening threads; on a
+          // failure, pack by pack and then chunk by chunk, so every damaged object is named.
+          refs.sort((a, b) => (a.entry.packId < b.entry.packId ? -1 : a.entry.packId > b.entry.packId ? 1 : a.entry.offset - b.entry.offset));
+          const verify = async (batch: typeof refs): Promise<{ chunks: number; bytes: number }> => {
+            let i = 0;
+            let bytes = 0;
+            for await (const chunk of readChunks(repo, unlocked, batch, { verifyIds: true })) {
+              bytes += batch[i++]!.entry.length;
+              discard(chunk); // verified and counted: freed now, not at the next GC
+            }
+            return { chunks: i, bytes };
+          };
+          const tally = ({ chunks, bytes }: { chunks: number; bytes: number }) => {
+            chunksChecked += chunks;
+            bytesRead += bytes;
+          };
+          try {
+            tally(await verify(refs));
+          } catch {
+            const byPack = new Map<string, typeof refs>();
+            for (const ref of refs) {
+              const group = byPack.get(ref.entry.packId);
+              if (group) group.push(ref);
+              else byPack.set(ref.entry.packId, [ref]);
+            }
+            for (const group of byPack.values()) {
+              try {
+                tally(await verify(group));
+              } catch {
+                for (const ref of group) {
+                  try {
+                    tally(await verify([ref]));
+                  } catch (error) {
+                    record(error);
+                  }
                 }
               }
             }
           }
         }
+      } catch (error) {
+        record(error);
       }
-    } catch (error) {
-      record(error);
     }
+  } finally {
+    stopped = true;
   }
   for (const [key, end] of packEnds) {
     try {

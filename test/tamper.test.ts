@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { backup, BunkerError, checkRepository, type CheckReport, Repository, restore } from '../core/mod.ts';
+import { backup, BunkerError, checkRepository, type CheckReport, PasswordKeyResolver, Repository, restore } from '../core/mod.ts';
 import { pointListing } from '../core/browse.ts';
 import { openStream, sealStream, SEGMENT_BYTES, STREAM_HEADER_BYTES } from '../core/crypto/stream.ts';
 import { TAG_BYTES } from '../core/crypto/cipher.ts';
@@ -333,6 +333,24 @@ test('check reads a run\'s index once for all the points that name it, and repor
   const damagedReport = await check(broken);
   assert.equal(damagedReport.problems.map((p) => `${p.code} ${p.object}`), [`TAMPERED ${indexKey(base.runA)}`, `TAMPERED ${indexKey(base.runA)}`]);
   assert.is(brokenReads.get(indexKey(base.runA)), 1);
+});
+
+test('a check stopped by a wrong password asks for no other point\'s password', async () => {
+  let asked = 0;
+  const resolver = new PasswordKeyResolver(async () => {
+    asked++;
+    return 'not the password';
+  });
+  try {
+    await checkRepository(await Repository.open(cloneStorage(base.storage)), { readData: true, resolver });
+    assert.unreachable('a wrong password checked');
+  } catch (error) {
+    assert.instance(error, BunkerError);
+    assert.is((error as BunkerError).code, 'WRONG_PASSWORD');
+  }
+  // Let any point loaded ahead run on: it must not ask.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.is(asked, 1);
 });
 
 test('the config: damage stops Repository.open itself (and so check) with the config named', async () => {

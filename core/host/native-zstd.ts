@@ -5,10 +5,13 @@
  * call and gather the output in 16 KiB pieces that are then concatenated. For the small
  * chunks that most files are, that costs more than the work itself (measured in
  * bench/README.md, "Tuning"). Here one context per direction lives as long as the codec
- * thread, compresses into a scratch buffer sized for the worst case and decompresses straight
- * into a buffer of the chunk's known length. This drives the stream's native handle
- * (`_handle.writeSync`, the call `zstdCompressSync` itself makes), which node:zlib does not
- * document: where a runtime lacks it, the one-shot calls are used instead, with the same bytes.
+ * thread: compression writes into a scratch buffer sized for the worst case; decompression
+ * starts every frame from a reset state and writes into a buffer one byte longer than the
+ * chunk, so that a frame holding more, or (on Node) cut short, is refused.
+ *
+ * This drives the stream's native handle (`_handle.writeSync`, the call `zstdCompressSync`
+ * itself makes), which node:zlib does not document. Where a runtime lacks it, the one-shot
+ * calls are used instead; test/native-zstd.test.ts checks that Node 24 has it.
  */
 import * as zlib from 'node:zlib';
 
@@ -24,6 +27,7 @@ export interface NativeZstd {
 /** The native handle behind a node:zlib zstd stream, as node:zlib itself drives it. */
 interface ZstdHandle {
   writeSync(flush: number, input: Uint8Array, inOffset: number, inLength: number, output: Uint8Array, outOffset: number, outLength: number): void;
+  reset(): void;
   close(): void;
   onerror: (message: string, errno: number, code: string) => void;
 }
@@ -47,15 +51,21 @@ class Context {
 
   static open(stream: object): Context | undefined {
     const { _handle: handle, _writeState: state } = stream as { _handle?: Partial<ZstdHandle>; _writeState?: unknown };
-    if (typeof handle?.writeSync !== 'function' || typeof handle.close !== 'function' || !(state instanceof Uint32Array) || state.length < 2) return undefined;
+    if (typeof handle?.writeSync !== 'function' || typeof handle.reset !== 'function' || typeof handle.close !== 'function' || !(state instanceof Uint32Array) || state.length < 2) return undefined;
     return new Context(handle as ZstdHandle, state);
   }
 
   /** Runs one frame through the context; returns the output bytes left unused. */
-  write(input: Uint8Array, output: Uint8Array, outLength: number, end = true): { outputLeft: number; inputLeft: number } {
-    this.handle.writeSync(end ? zlib.constants.ZSTD_e_end : zlib.constants.ZSTD_e_continue, input, 0, input.length, output, 0, outLength);
+  write(input: Uint8Array, output: Uint8Array, outLength: number): { outputLeft: number; inputLeft: number } {
+    this.handle.writeSync(zlib.constants.ZSTD_e_end, input, 0, input.length, output, 0, outLength);
     if (this.#error !== undefined) throw new Error(this.#error);
     return { outputLeft: this.state[0]!, inputLeft: this.state[1]! };
+  }
+
+  /** Back to the start of a frame (decompression: no parameters are lost). */
+  reset(): void {
+    this.handle.reset();
+    if (this.#error !== undefined) throw new Error(this.#error);
   }
 
   close(): void {
@@ -71,9 +81,6 @@ class Context {
 function compressBound(size: number): number {
   return size + (size >>> 8) + (size < 128 << 10 ? ((128 << 10) - size) >>> 11 : 0);
 }
-
-const EMPTY = new Uint8Array(0);
-const overflow = new Uint8Array(1);
 
 function oneShot(): NativeZstd {
   return {
@@ -137,14 +144,18 @@ export function nativeZstd(): NativeZstd | undefined {
       decompressor ??= Context.open(new zlib.ZstdDecompress());
       if (decompressor === undefined) throw new Error('internal error: node:zlib zstd handle unavailable');
       const context = decompressor;
-      const out = new Uint8Array(rawLength);
+      // One byte of room beyond the expected length: a frame that holds more fills it, and with
+      // room left node:zlib reports a frame cut short ("unexpected end of file") at ZSTD_e_end.
+      const out = new Uint8Array(rawLength + 1);
       let problem: string | undefined;
       try {
-        const left = context.write(frame, out, rawLength);
-        if (left.outputLeft !== 0) problem = `decoded to ${rawLength - left.outputLeft} bytes`;
-        // Output full: input left over, or one more byte out of what was read, means more.
-        // (Not "end" here: at a frame's end node:zlib would take an empty write for a cut one.)
-        else if (left.inputLeft !== 0 || context.write(EMPTY, overflow, 1, false).outputLeft === 0) problem = `does not end after ${rawLength} bytes`;
+        // A fresh frame state each time: whatever an earlier frame left cannot leak into this one.
+        context.reset();
+        const left = context.write(frame, out, rawLength + 1);
+        const produced = rawLength + 1 - left.outputLeft;
+        if (produced > rawLength) problem = `holds more than ${rawLength} bytes`;
+        else if (produced < rawLength) problem = `decoded to ${produced} bytes`;
+        else if (left.inputLeft !== 0) problem = 'has bytes after its end';
       } catch (error) {
         problem = error instanceof Error ? error.message : String(error);
       }
@@ -154,7 +165,8 @@ export function nativeZstd(): NativeZstd | undefined {
         decompressor = undefined;
         throw new Error(`zstd frame ${problem}, expected ${rawLength} bytes`);
       }
-      return out;
+      // A buffer of exactly the chunk's length, which the codec thread can hand over as it is.
+      return new Uint8Array(out.buffer.transfer(rawLength));
     },
   };
 }

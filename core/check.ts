@@ -4,12 +4,13 @@
  * authenticated, decompressed and its id recomputed. Also lists unreferenced objects
  * (left by interrupted runs), which are harmless and which prune removes.
  */
-import { BunkerError, throwIfCancelled } from './errors.ts';
+import { BunkerError, isBunkerError, throwIfCancelled } from './errors.ts';
 import { bytesEqual, discard } from './format/bytes.ts';
 import type { KeyResolver } from './key-resolver.ts';
 import { PACK_HEADER_BYTES, PACK_MAGIC, packKey } from './repo/pack.ts';
 import { type PointRecord, pointKey } from './repo/recovery-point.ts';
 import { type IndexEntry, indexKey } from './repo/run-index.ts';
+import { RunIndexCache } from './repo/run-index-cache.ts';
 import type { Manifest } from './manifest.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
 import { readChunks } from './restore.ts';
@@ -59,18 +60,35 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   let bytesRead = 0;
   const checkedChunks = new Set<string>();
   const packEnds = new Map<string, number>();
-  // Each run's index is parsed once, however many of the series' points name it.
-  const runIndexes = new Map<string, Promise<ReadonlyMap<string, IndexEntry>>>();
+  // Each run's index is parsed once, however many of the series' points name it, and
+  // forgotten once no point left to check names it.
+  const runIndexes = new RunIndexCache();
+  const namedBy = new Map<string, number>();
+  for (const point of points) for (const run of point.body.runs) namedBy.set(run, (namedBy.get(run) ?? 0) + 1);
+  const done = (point: PointRecord) => {
+    for (const run of point.body.runs) {
+      const left = namedBy.get(run)! - 1;
+      namedBy.set(run, left);
+      if (left === 0) runIndexes.drop(run);
+    }
+  };
   type Loaded = { unlocked: UnlockedPoint; manifest: Manifest; index: Map<string, IndexEntry> };
+  let stopped = false;
   // One point after the other, so that the point to check next is never slowed by parsing a later one.
   const load = (point: PointRecord, after: Promise<Loaded> | undefined): Promise<Loaded> => {
     const loading = (async () => {
-      await after?.catch(() => undefined);
-      // A check that has stopped (an error, a cancel) asks for no more keys, nor prompts for them.
+      const previous = await after?.then(() => undefined, (error: unknown) => error);
+      // A wrong or missing password stops the whole check (see record): no later point may ask
+      // for one, and neither may any point once the check has stopped for another reason.
+      if (isBunkerError(previous) && (previous.code === 'WRONG_PASSWORD' || previous.code === 'PASSWORD_REQUIRED')) throw previous;
       if (stopped) throw new BunkerError('CANCELLED', 'the check has stopped');
       const unlocked = await repo.unlock(point, options.resolver);
-      const [manifest, , index] = await Promise.all([repo.readManifest(unlocked), repo.readFsi(unlocked), repo.readIndex(unlocked, runIndexes)]);
-      return { unlocked, manifest, index };
+      const [manifest, fsi, index] = await Promise.allSettled([repo.readManifest(unlocked), repo.readFsi(unlocked), repo.readIndex(unlocked, runIndexes)]);
+      // Damage is reported in this order, whichever read failed first.
+      if (manifest.status === 'rejected') throw manifest.reason;
+      if (fsi.status === 'rejected') throw fsi.reason;
+      if (index.status === 'rejected') throw index.reason;
+      return { unlocked, manifest: manifest.value, index: index.value };
     })();
     loading.catch(() => undefined); // surfaced when its point's turn comes
     return loading;
@@ -81,7 +99,6 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   // the next two.
   const loads = new Map<number, Promise<Loaded>>();
   let loaded = 0;
-  let stopped = false;
   try {
     for (const [p, point] of points.entries()) {
       throwIfCancelled(options.signal, 'the check');
@@ -156,6 +173,8 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
         }
       } catch (error) {
         record(error);
+      } finally {
+        done(point);
       }
     }
   } finally {

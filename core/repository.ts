@@ -19,6 +19,7 @@ import type { Storage } from './storage/storage.ts';
 import { ZstdCodec } from '../wasm/mod.ts';
 import { type ChunkCodecPool, inlineCodecPool } from './codec-pool.ts';
 import { Limiter } from './limiter.ts';
+import type { RunIndexCache } from './repo/run-index-cache.ts';
 
 /** Run indexes fetched at once when a point's index is read. */
 const INDEX_READS_AT_ONCE = 8;
@@ -231,34 +232,36 @@ export class Repository {
   /** The chunk index of every run in the point's key table. */
   /**
    * The point's chunk index: the union of its runs' indexes, a later run's entry winning.
-   * `runs`, when given, keeps each run's parsed entries (or its failure) across calls, so that
+   * `cache`, when given, keeps each run's parsed entries (or its failure) across calls, so that
    * reading several points of a series (check) fetches and parses each run once.
    */
-  async readIndex(point: UnlockedPoint, runs?: Map<string, Promise<ReadonlyMap<string, IndexEntry>>>): Promise<Map<string, IndexEntry>> {
+  async readIndex(point: UnlockedPoint, cache?: RunIndexCache): Promise<Map<string, IndexEntry>> {
     // A series' runs add up (one index per backup): they are fetched a few at once, as a cold
     // read each costs a disk or network round trip, and parsed in order.
     const limiter = new Limiter(INDEX_READS_AT_ONCE);
     const runIds = point.record.body.runs;
     const fetch = (run: string) => limiter.run(() => this.readStreamObject(point.runCiphers.get(run)!, 'index', run, indexKey(run)));
     const index = new Map<string, IndexEntry>();
-    if (runs === undefined) {
+    if (cache === undefined) {
       const reads = runIds.map(fetch);
       for (const read of reads) read.catch(() => undefined); // surfaced in order below
       for (const [i, run] of runIds.entries()) parseRunIndex(await reads[i]!, run, index);
       return index;
     }
     const parsed = runIds.map((run) => {
-      let entries = runs.get(run);
-      if (entries === undefined) {
-        entries = fetch(run).then((bytes) => {
-          const into = new Map<string, IndexEntry>();
-          parseRunIndex(bytes, run, into);
-          return into;
-        });
-        entries.catch(() => undefined); // surfaced in order below, and to every later caller
-        runs.set(run, entries);
+      const read = async () => {
+        const into = new Map<string, IndexEntry>();
+        parseRunIndex(await fetch(run), run, into);
+        return into;
+      };
+      // Entries are shared only between points that open the run with the same key.
+      const key = point.dataKeys.get(run);
+      if (point.keySource !== 'none' && key === undefined) {
+        const own = read();
+        own.catch(() => undefined); // surfaced in order below
+        return own;
       }
-      return entries;
+      return cache.entries(run, key, read);
     });
     for (const entries of parsed) for (const [id, entry] of await entries) index.set(id, entry);
     return index;

@@ -18,7 +18,7 @@ import { sealStream } from '../core/crypto/stream.ts';
 import { concatBytes, fromBase64, toBase64, u16be, u32be, utf8 } from '../core/format/bytes.ts';
 import { encodeDocument, FLAG_HAS_MAC, MAC_BYTES } from '../core/format/document.ts';
 import { CONFIG_MAGIC } from '../core/repo/config.ts';
-import { POINT_MAGIC } from '../core/repo/recovery-point.ts';
+import { POINT_MAGIC, POINT_VERSION } from '../core/repo/recovery-point.ts';
 import { indexKey } from '../core/repo/run-index.ts';
 import type { MemoryStorage } from '../core/storage/memory.ts';
 import { fixedResolver, memoryRepo, pseudoRandomBytes, SMALL_CHUNKER, TEST_KDF } from './helpers.ts';
@@ -302,6 +302,27 @@ test('a sealed manifest whose header says version 2: UNSUPPORTED_VERSION saying 
     if (code === 'UNSUPPORTED_VERSION') assert.match(error.message, /upgrade bunker/i);
     assert.not.ok(sink.began);
   }
+});
+
+test('check: a forged unencrypted point naming an encrypted run neither spoils that run\'s index for the genuine point nor borrows it', async () => {
+  const { repo, storage } = await memoryRepo({ chunker: SMALL_CHUNKER, packTargetBytes: 16 * 1024 });
+  const secret = await backup(repo, memorySource([{ path: 'f', type: 'file', data: pseudoRandomBytes(200_000, 1) }]), { series: 'secret', encrypt: true, compressionLevel: 3, resolver: fixedResolver(PASSWORD), kdf: TEST_KDF });
+  const plain = await backup(repo, memorySource([{ path: 'g', type: 'file', data: pseudoRandomBytes(2_000, 2) }]), { series: 'plain', encrypt: false, compressionLevel: 3 });
+  const clean = await checkRepository(await Repository.open(storage), { readData: true, resolver: fixedResolver(PASSWORD) });
+  assert.ok(clean.isOk, JSON.stringify(clean.problems));
+  const secretRun = (await repo.readPoint(secret.pointId)).body.run;
+  const plainRecord = await repo.readPoint(plain.pointId);
+  const plainChunks = (await repo.readManifest(await repo.unlock(plainRecord, undefined))).entries.flatMap((e) => e.chunks ?? []).length;
+  // Dated before the genuine point, so that a check reaches it first, and naming the encrypted run too.
+  const body = { ...plainRecord.body, createdAt: '2000-01-01T00:00:00.000Z', runs: [secretRun, plainRecord.body.run] };
+  const forged = cloneStorage(storage);
+  await forged.delete(`points/${plain.pointId}`);
+  await forged.put(`points/${plain.pointId}`, await encodeDocument(POINT_MAGIC, POINT_VERSION, body));
+  const report = await checkRepository(await Repository.open(forged), { readData: true, resolver: fixedResolver(PASSWORD) });
+  // The forged point cannot open the encrypted index: one problem, its own ...
+  assert.equal(report.problems.map((p) => `${p.code} ${p.object}`), [`TAMPERED ${indexKey(secretRun)}`]);
+  // ... and every chunk of the genuine point is still read and verified.
+  assert.is(report.chunksChecked, clean.chunksChecked - plainChunks);
 });
 
 test.run();

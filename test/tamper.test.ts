@@ -353,6 +353,30 @@ test('a check stopped by a wrong password asks for no other point\'s password', 
   assert.is(asked, 1);
 });
 
+test('a check that meets a wrong password for one series asks for no later series\' password', async () => {
+  const { repo, storage } = await memoryRepo({ chunker: SMALL_CHUNKER, packTargetBytes: 16 * 1024 });
+  const one = (seed: number, bytes: number) => memorySource([{ path: 'f', type: 'file', data: pseudoRandomBytes(bytes, seed) }]);
+  const options = { encrypt: true, compressionLevel: 3, kdf: TEST_KDF } as const;
+  // Series a first, with enough data that the next points are loaded while it is verified.
+  await backup(repo, one(1, 3_000_000), { ...options, series: 'a', resolver: fixedResolver('password a') });
+  await backup(repo, one(2, 1_000), { ...options, series: 'b', resolver: fixedResolver('password b') });
+  await backup(repo, one(3, 1_000), { ...options, series: 'c', resolver: fixedResolver('password c') });
+  const asked: string[] = [];
+  const resolver = new PasswordKeyResolver(async ({ series }) => {
+    asked.push(series);
+    return 'password a';
+  });
+  try {
+    await checkRepository(await Repository.open(storage), { readData: true, resolver });
+    assert.unreachable('checked with a wrong password for b');
+  } catch (error) {
+    assert.instance(error, BunkerError);
+    assert.is((error as BunkerError).code, 'WRONG_PASSWORD');
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(asked, ['a', 'b']);
+});
+
 test('the config: damage stops Repository.open itself (and so check) with the config named', async () => {
   const config = KINDS[0]!;
   for (const [damage, value] of [['flip', 0], ['flip', 100], ['truncate', 100], ['delete', undefined]] as const) {

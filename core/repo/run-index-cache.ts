@@ -1,0 +1,30 @@
+/**
+ * Parsed run indexes kept across the points of one pass over a repository (check), so that a
+ * run named by many points is fetched and parsed once. An entry counts only for the key it was
+ * opened with: a point that names a run under another key (a forged point) gets its own read,
+ * and neither sees the other's result.
+ */
+import { constantTimeEqual } from '../format/bytes.ts';
+import type { IndexEntry } from './run-index.ts';
+
+export type RunEntries = Promise<ReadonlyMap<string, IndexEntry>>;
+
+export class RunIndexCache {
+  readonly #runs = new Map<string, { readonly key: Uint8Array | undefined; readonly entries: RunEntries }[]>();
+
+  /** The entries of `run` opened with `key` (undefined: an unencrypted run), read once by `read`. */
+  entries(run: string, key: Uint8Array | undefined, read: () => RunEntries): RunEntries {
+    const known = this.#runs.get(run) ?? [];
+    const same = known.find((k) => (k.key === undefined || key === undefined ? k.key === key : constantTimeEqual(k.key, key)));
+    if (same !== undefined) return same.entries;
+    const entries = read();
+    entries.catch(() => undefined); // surfaced to every caller that awaits it
+    this.#runs.set(run, [...known, { key, entries }]);
+    return entries;
+  }
+
+  /** Forgets `run`: no point left to check names it. */
+  drop(run: string): void {
+    this.#runs.delete(run);
+  }
+}

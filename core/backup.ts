@@ -235,7 +235,10 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   const sealBatch = async (current: Batch, previousAppend: Promise<void>): Promise<void> => {
     let held: Uint8Array | undefined = current.buffer;
     try {
-      const { results, buffer } = await profile.time('seal', sealer().then((run) => run.sealBatch(current.buffer, current.items)));
+      const { results, buffer, timings } = await profile.time('seal', sealer().then((run) => run.sealBatch(current.buffer, current.items)));
+      profile.add('hash', timings.hash);
+      profile.add('compress', timings.compress);
+      profile.add('encrypt', timings.encrypt);
       held = buffer;
       pool.release(buffer);
       held = undefined;

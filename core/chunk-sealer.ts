@@ -30,7 +30,19 @@ export interface SealedChunk {
 
 export type CompressFunction = (data: Uint8Array, level: number | undefined) => { codec: ChunkCodec; payload: Uint8Array };
 
-export type SealFunction = (data: Uint8Array, nonceCounter: number) => Promise<SealedChunk>;
+/** Milliseconds spent per stage of sealing, summed over a batch's chunks (`--profile`). */
+export interface SealTimings {
+  hash: number;
+  compress: number;
+  encrypt: number;
+}
+
+export function noTimings(): SealTimings {
+  return { hash: 0, compress: 0, encrypt: 0 };
+}
+
+/** Seals one chunk; its stage times are added to `timings` when given. */
+export type SealFunction = (data: Uint8Array, nonceCounter: number, timings?: SealTimings) => Promise<SealedChunk>;
 
 /**
  * The two keyed primitives of sealing. The portable default uses WebCrypto; a host may supply
@@ -59,12 +71,20 @@ export async function webCryptoSealPrimitives(keys: SealKeys): Promise<SealPrimi
  */
 export async function chunkSealer(keys: SealKeys, compress: CompressFunction, isKnown: (id: string, idBytes: Uint8Array) => boolean, primitives?: SealPrimitives): Promise<SealFunction> {
   const { chunkId, seal } = primitives ?? (await webCryptoSealPrimitives(keys));
-  return async (data, nonceCounter) => {
+  return async (data, nonceCounter, timings) => {
+    const hashed = performance.now();
     const idBytes = await chunkId(data);
     const id = toHex(idBytes);
+    const compressed = performance.now();
+    if (timings) timings.hash += compressed - hashed;
     if (isKnown(id, idBytes)) return { id, codec: 0, rawLength: data.length };
     const { codec, payload } = compress(data, keys.level);
+    const encrypted = performance.now();
     const blob = await seal(nonceCounter, idBytes, codec, data.length, payload);
+    if (timings) {
+      timings.compress += encrypted - compressed;
+      timings.encrypt += performance.now() - encrypted;
+    }
     // A compressed payload is the compressor's fresh output, copied into the blob: freed now.
     if (codec === 1) discard(payload);
     return { id, codec, rawLength: data.length, blob };
@@ -81,7 +101,7 @@ export interface BatchItem {
 /** A run's sealing, inline or on workers: batches of chunks in one buffer, results in item order. */
 export interface RunSealer {
   /** Seals every item of `buffer` (which may be transferred); resolves with the buffer handed back. */
-  sealBatch(buffer: Uint8Array, items: readonly BatchItem[]): Promise<{ results: SealedChunk[]; buffer: Uint8Array }>;
+  sealBatch(buffer: Uint8Array, items: readonly BatchItem[]): Promise<{ results: SealedChunk[]; buffer: Uint8Array; timings: SealTimings }>;
   close(): Promise<void>;
 }
 
@@ -89,8 +109,9 @@ export async function inlineRunSealer(keys: SealKeys, compress: CompressFunction
   const seal = await chunkSealer(keys, compress, (id) => known.has(id));
   return {
     async sealBatch(buffer, items) {
-      const results = await Promise.all(items.map((item) => seal(buffer.subarray(item.offset, item.offset + item.length), item.nonceCounter)));
-      return { results, buffer };
+      const timings = noTimings();
+      const results = await Promise.all(items.map((item) => seal(buffer.subarray(item.offset, item.offset + item.length), item.nonceCounter, timings)));
+      return { results, buffer, timings };
     },
     async close() {},
   };

@@ -2,7 +2,13 @@
  * Time per pipeline stage, for `--profile`. Stages that run concurrently overlap, so the sums
  * can exceed the wall time; a stage whose sum approaches the wall time is the bottleneck.
  */
-export type Stage = 'walk' | 'read' | 'chunk' | 'hash' | 'compress' | 'encrypt' | 'seal' | 'write' | 'wait' | 'plan' | 'begin' | 'fetch' | 'decrypt' | 'decompress' | 'output' | 'commit';
+/**
+ * Backup: walk, read, chunk, then on the sealing threads hash, compress and encrypt (`seal` is a
+ * batch's round trip to them, queueing included), wait (for a free batch buffer), write.
+ * Restore: plan, begin, fetch, then on the opening threads decrypt and decompress (`open` is the
+ * round trip), output, commit.
+ */
+export type Stage = 'walk' | 'read' | 'chunk' | 'hash' | 'compress' | 'encrypt' | 'seal' | 'write' | 'wait' | 'plan' | 'begin' | 'fetch' | 'open' | 'decrypt' | 'decompress' | 'output' | 'commit';
 
 export class Profile {
   readonly ms: Partial<Record<Stage, number>> = {};

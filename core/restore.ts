@@ -169,7 +169,10 @@ export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: 
       offset: ref.entry.offset - unit.offset, length: ref.entry.length, id: ref.id, codec: ref.entry.codec,
       rawLength: ref.entry.rawLength, runId: ref.entry.runId, packId: ref.entry.packId,
     }));
-    return profile.time('decrypt', opener.openBatch(bytes, items));
+    const { chunks, timings } = await profile.time('open', opener.openBatch(bytes, items));
+    profile.add('decrypt', timings.decrypt);
+    profile.add('decompress', timings.decompress);
+    return chunks;
   };
   // Read-ahead is bounded by count and by bytes, so memory stays flat whatever the data size.
   const window: { promise: Promise<Uint8Array[]>; bytes: number }[] = [];

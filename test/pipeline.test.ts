@@ -13,6 +13,7 @@ import { fsSource } from '../core/host/fs-source.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
 import { INLINE_BELOW_BYTES, workerCodecPool } from '../core/host/worker-codec-pool.ts';
 import { packKey } from '../core/repo/pack.ts';
+import { Profile } from '../core/profile.ts';
 import { webCryptoSealPrimitives } from '../core/chunk-sealer.ts';
 import { nodeSealPrimitives } from '../core/host/node-seal-primitives.ts';
 import type { Storage } from '../core/storage/storage.ts';
@@ -268,6 +269,39 @@ test('node:crypto sealing primitives produce the same bytes as the WebCrypto one
     assert.equal(new Uint8Array(await node.chunkId(data)), new Uint8Array(id));
     for (const codec of [0, 1] as const) {
       assert.equal(new Uint8Array(await node.seal(77, id, codec, 123_456, payload)), new Uint8Array(await web.seal(77, id, codec, 123_456, payload)));
+    }
+  }
+});
+
+test('--profile reports every stage: backup read, chunk, hash, compress, encrypt, write; restore fetch, decrypt, decompress, output', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  await writeTree(src, mixedTree());
+  for (const workers of [0, 1]) {
+    const { repo } = await memoryRepo({ chunker: CHUNKER });
+    const pool = workers === 0 ? undefined : workerCodecPool({ workers, inline: repo.codecs });
+    if (pool) repo.codecs = pool;
+    try {
+      const backupProfile = new Profile();
+      const made = await backup(repo, await fsSource([src]), { series: 's', encrypt: true, compressionLevel: 3, resolver: fixedResolver('pw'), kdf: TEST_KDF, profile: backupProfile });
+      const restoreProfile = new Profile();
+      const point = await repo.unlock(await repo.resolvePoint('latest'), fixedResolver('pw'));
+      await restore(repo, point, new DirectoryRestoreSink(join(dir.path, `out${workers}`)), { profile: restoreProfile });
+      const label = workers === 0 ? 'inline' : 'on a worker';
+      for (const stage of ['walk', 'read', 'chunk', 'hash', 'compress', 'encrypt', 'seal', 'write'] as const) {
+        assert.type(backupProfile.ms[stage], 'number', `backup ${stage} (${label})`);
+        assert.ok(backupProfile.ms[stage]! >= 0, `backup ${stage} (${label})`);
+      }
+      assert.equal(Object.keys(made.profile ?? {}).sort(), Object.keys(backupProfile.ms).sort(), 'the result carries the profile');
+      for (const stage of ['plan', 'fetch', 'open', 'decrypt', 'decompress', 'output', 'commit'] as const) {
+        assert.type(restoreProfile.ms[stage], 'number', `restore ${stage} (${label})`);
+        assert.ok(restoreProfile.ms[stage]! >= 0, `restore ${stage} (${label})`);
+      }
+      // Sealing and opening happen inside the batch round trips they are part of.
+      assert.ok(backupProfile.ms.hash! + backupProfile.ms.compress! + backupProfile.ms.encrypt! > 0, `some sealing time is seen (${label})`);
+      assert.ok(restoreProfile.ms.decrypt! + restoreProfile.ms.decompress! > 0, `some opening time is seen (${label})`);
+    } finally {
+      await pool?.close();
     }
   }
 });

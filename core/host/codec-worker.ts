@@ -5,10 +5,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { compressChunk, looksIncompressible } from '../compression.ts';
 import { ZstdCodec } from '../../wasm/mod.ts';
-import { type BatchItem, chunkSealer, type SealFunction, type SealKeys } from '../chunk-sealer.ts';
+import { type BatchItem, chunkSealer, noTimings, type SealFunction, type SealKeys, type SealTimings } from '../chunk-sealer.ts';
 import { ChunkIdSet } from '../chunk-id-set.ts';
 import { discard } from '../format/bytes.ts';
-import { chunkOpener, type IdKeys, type OpenFunction, type OpenItem } from '../chunk-opener.ts';
+import { chunkOpener, type IdKeys, noOpenTimings, type OpenFunction, type OpenItem, type OpenTimings } from '../chunk-opener.ts';
 import { type ErrorCode, isBunkerError } from '../errors.ts';
 import { nodeOpenPrimitives, nodeSealPrimitives } from './node-seal-primitives.ts';
 import { loadWasmFromPackages } from '../../wasm/packages.ts';
@@ -26,9 +26,9 @@ export type CodecRequest =
 
 export type CodecReply =
   | { id: number; done: true }
-  | { id: number; opened: ArrayBuffer[] }
+  | { id: number; opened: ArrayBuffer[]; timings: OpenTimings }
   | { id: number; error: string; code: ErrorCode; object?: string }
-  | { id: number; results: { id: string; codec: 0 | 1; rawLength: number; blob: ArrayBuffer | null }[]; buffer: ArrayBuffer }
+  | { id: number; results: { id: string; codec: 0 | 1; rawLength: number; blob: ArrayBuffer | null }[]; buffer: ArrayBuffer; timings: SealTimings }
   | { id: number; codec: 0 | 1; payload: ArrayBuffer | null; buffer: ArrayBuffer }
   | { id: number; data: ArrayBuffer }
   | { id: number; error: string };
@@ -89,10 +89,11 @@ parentPort!.on('message', async (request: CodecRequest) => {
       const open = openers.get(request.run);
       if (open === undefined) throw new Error('internal error: open request for an unknown point');
       const buffer = new Uint8Array(request.buffer);
-      const opened = (await Promise.all(request.items.map((item) => open(buffer, item)))).map(ownBuffer);
+      const timings = noOpenTimings();
+      const opened = (await Promise.all(request.items.map((item) => open(buffer, item, timings)))).map(ownBuffer);
       // The fetched range was transferred here; what the chunks need of it is copied out.
       discard(buffer);
-      parentPort!.postMessage({ id: request.id, opened } satisfies CodecReply, opened);
+      parentPort!.postMessage({ id: request.id, opened, timings } satisfies CodecReply, opened);
       return;
     }
     if (request.op === 'end') {
@@ -104,14 +105,15 @@ parentPort!.on('message', async (request: CodecRequest) => {
     if (request.op === 'seal') {
       const seal = runs.get(request.run);
       if (seal === undefined) throw new Error('internal error: seal request for an unknown run');
-      const sealed = await Promise.all(request.items.map((item) => seal(new Uint8Array(request.buffer, item.offset, item.length), item.nonceCounter)));
+      const timings = noTimings();
+      const sealed = await Promise.all(request.items.map((item) => seal(new Uint8Array(request.buffer, item.offset, item.length), item.nonceCounter, timings)));
       const transfer: ArrayBuffer[] = [request.buffer];
       const results = sealed.map((r) => {
         const blob = r.blob === undefined ? null : ownBuffer(r.blob);
         if (blob !== null) transfer.push(blob);
         return { id: r.id, codec: r.codec, rawLength: r.rawLength, blob };
       });
-      parentPort!.postMessage({ id: request.id, results, buffer: request.buffer } satisfies CodecReply, transfer);
+      parentPort!.postMessage({ id: request.id, results, buffer: request.buffer, timings } satisfies CodecReply, transfer);
       return;
     }
     if (request.op === 'compress') {

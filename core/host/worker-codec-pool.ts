@@ -144,7 +144,7 @@ export function workerCodecPool(options: WorkerPoolOptions): ChunkCodecPool & { 
           const results: SealedChunk[] = reply.results.map((r) => (r.blob === null
             ? { id: r.id, codec: r.codec, rawLength: r.rawLength }
             : { id: r.id, codec: r.codec, rawLength: r.rawLength, blob: new Uint8Array(r.blob) }));
-          return { results, buffer: new Uint8Array(reply.buffer) };
+          return { results, buffer: new Uint8Array(reply.buffer), timings: reply.timings };
         },
         async close() {
           await Promise.all(slots.filter((s) => !s.failure).map((slot) => sendTo(slot, { id: nextId++, op: 'end', run }, []).catch(() => undefined)));
@@ -161,7 +161,7 @@ export function workerCodecPool(options: WorkerPoolOptions): ChunkCodecPool & { 
           const owns = buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength;
           const bytes = owns ? buffer : buffer.slice();
           const reply = check(await send({ id: nextId++, op: 'open', run, buffer: bytes.buffer as ArrayBuffer, items: [...items] }, [bytes.buffer as ArrayBuffer])) as Extract<CodecReply, { opened: unknown }>;
-          return reply.opened.map((b) => new Uint8Array(b));
+          return { chunks: reply.opened.map((b) => new Uint8Array(b)), timings: reply.timings };
         },
         async close() {
           await Promise.all(slots.filter((s) => !s.failure).map((slot) => sendTo(slot, { id: nextId++, op: 'end', run }, []).catch(() => undefined)));

@@ -8,6 +8,7 @@ import { chunkIdFunction } from './chunk-id.ts';
 import type { ChunkIdAlgorithm } from './repo/config.ts';
 import { discard, fromHex, toHex } from './format/bytes.ts';
 import { BLOB_OVERHEAD_BYTES, chunkAad, type ChunkCodec, packKey } from './repo/pack.ts';
+import { timeStep } from './profile.ts';
 
 /** One chunk of a batch: its blob at [offset, offset+length) of the batch buffer. */
 export interface OpenItem {
@@ -63,10 +64,7 @@ export async function chunkOpener(runKeys: RunKeys, decompress: DecompressFuncti
   const decode = async (buffer: Uint8Array, item: OpenItem, timings?: OpenTimings): Promise<Uint8Array> => {
     const object = packKey(item.packId);
     const blob = buffer.subarray(item.offset, item.offset + item.length);
-    const decrypting = performance.now();
-    const payload = blob.length >= BLOB_OVERHEAD_BYTES ? await open(item.runId, blob, fromHex(item.id), item.codec, item.rawLength) : undefined;
-    const decompressing = performance.now();
-    if (timings) timings.decrypt += decompressing - decrypting;
+    const payload = blob.length >= BLOB_OVERHEAD_BYTES ? await timeStep(timings, 'decrypt', () => open(item.runId, blob, fromHex(item.id), item.codec, item.rawLength)) : undefined;
     if (payload === undefined) {
       throw new BunkerError('TAMPERED', `chunk ${item.id.slice(0, 16)} in ${object} failed authentication (modified, truncated or misplaced)`, { object });
     }
@@ -75,13 +73,15 @@ export async function chunkOpener(runKeys: RunKeys, decompress: DecompressFuncti
       return payload;
     }
     try {
-      return decompress(payload, item.rawLength);
+      const decompressing = performance.now();
+      const data = decompress(payload, item.rawLength);
+      if (timings) timings.decompress += performance.now() - decompressing;
+      return data;
     } catch {
       throw new BunkerError('TAMPERED', `chunk ${item.id.slice(0, 16)} in ${object} does not decompress to its recorded size`, { object });
     } finally {
       // The decrypted frame, when it has a buffer of its own, is done with: freed now.
       discard(payload);
-      if (timings) timings.decompress += performance.now() - decompressing;
     }
   };
   if (verifyId === undefined) return decode;

@@ -8,6 +8,7 @@ import { aesGcmCipher, checksumCipher, type ObjectCipher } from './crypto/cipher
 import { discard, toHex } from './format/bytes.ts';
 import type { ChunkIdAlgorithm } from './repo/config.ts';
 import { type ChunkCodec, sealChunk } from './repo/pack.ts';
+import { timeStep } from './profile.ts';
 
 /** What a sealer needs for one run. Secret: passed only to in-process workers, never logged. */
 export interface SealKeys {
@@ -72,19 +73,11 @@ export async function webCryptoSealPrimitives(keys: SealKeys): Promise<SealPrimi
 export async function chunkSealer(keys: SealKeys, compress: CompressFunction, isKnown: (id: string, idBytes: Uint8Array) => boolean, primitives?: SealPrimitives): Promise<SealFunction> {
   const { chunkId, seal } = primitives ?? (await webCryptoSealPrimitives(keys));
   return async (data, nonceCounter, timings) => {
-    const hashed = performance.now();
-    const idBytes = await chunkId(data);
+    const idBytes = await timeStep(timings, 'hash', () => chunkId(data));
     const id = toHex(idBytes);
-    const compressed = performance.now();
-    if (timings) timings.hash += compressed - hashed;
     if (isKnown(id, idBytes)) return { id, codec: 0, rawLength: data.length };
-    const { codec, payload } = compress(data, keys.level);
-    const encrypted = performance.now();
-    const blob = await seal(nonceCounter, idBytes, codec, data.length, payload);
-    if (timings) {
-      timings.compress += encrypted - compressed;
-      timings.encrypt += performance.now() - encrypted;
-    }
+    const { codec, payload } = await timeStep(timings, 'compress', () => compress(data, keys.level));
+    const blob = await timeStep(timings, 'encrypt', () => seal(nonceCounter, idBytes, codec, data.length, payload));
     // A compressed payload is the compressor's fresh output, copied into the blob: freed now.
     if (codec === 1) discard(payload);
     return { id, codec, rawLength: data.length, blob };

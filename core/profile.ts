@@ -10,6 +10,24 @@
  */
 export type Stage = 'walk' | 'read' | 'chunk' | 'hash' | 'compress' | 'encrypt' | 'seal' | 'write' | 'wait' | 'plan' | 'begin' | 'fetch' | 'open' | 'decrypt' | 'decompress' | 'output' | 'commit';
 
+/**
+ * Runs one step of one chunk's work, adding its time to `timings[stage]`. A step that returns a
+ * value (the host's primitives) is timed exactly; one that returns a promise (WebCrypto) is timed
+ * until it settles, so the steps of other chunks in flight may overlap it.
+ */
+export function timeStep<T, K extends string>(timings: Record<K, number> | undefined, stage: K, step: () => T | Promise<T>): T | Promise<T> {
+  if (timings === undefined) return step();
+  const started = performance.now();
+  const result = step();
+  if (!(result instanceof Promise)) {
+    timings[stage] += performance.now() - started;
+    return result;
+  }
+  return result.finally(() => {
+    timings[stage] += performance.now() - started;
+  });
+}
+
 export class Profile {
   readonly ms: Partial<Record<Stage, number>> = {};
 

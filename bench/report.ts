@@ -177,7 +177,8 @@ export function renderTable(results: Results, summary: Summary): string {
 
 function renderProfile(summary: Summary): string {
   const profile = summary.profile!;
-  const preferred = ['read', 'chunk', 'hash', 'compress', 'encrypt', 'write'];
+  // Pipeline order: backup stages, then restore stages (see core/profile.ts).
+  const preferred = ['walk', 'read', 'chunk', 'hash', 'compress', 'encrypt', 'seal', 'wait', 'write', 'plan', 'begin', 'fetch', 'open', 'decrypt', 'decompress', 'output', 'commit'];
   const keys = [...new Set(Object.values(profile).flatMap((p) => Object.keys(p!)))];
   const stages = [...preferred.filter((k) => keys.includes(k)), ...keys.filter((k) => !preferred.includes(k)).sort()];
   const widths = [18, ...stages.map((s) => Math.max(9, s.length)), 9];

@@ -123,22 +123,23 @@ export function nativeZstd(): NativeZstd | undefined {
   return {
     reusesContext: true,
     compress(data, level) {
-      const bound = compressBound(data.length);
-      if (scratch.length < bound) scratch = new Uint8Array(bound);
+      // Room for the worst case and one byte more, so that a finished frame always leaves some.
+      const room = compressBound(data.length) + 1;
+      if (scratch.length < room) scratch = new Uint8Array(room);
       const context = compressContext(level);
       let left: { outputLeft: number; inputLeft: number };
       try {
-        left = context.write(data, scratch, bound);
+        left = context.write(data, scratch, room);
       } catch (error) {
         dropCompressor();
         throw error;
       }
-      // With room for the worst case, zstd ends the frame in one call.
+      // With that room, zstd ends the frame in one call.
       if (left.outputLeft === 0 || left.inputLeft !== 0) {
         dropCompressor();
         throw new Error('internal error: zstd did not finish a frame within its bound');
       }
-      return scratch.slice(0, bound - left.outputLeft);
+      return scratch.slice(0, room - left.outputLeft);
     },
     decompress(frame, rawLength) {
       decompressor ??= Context.open(new zlib.ZstdDecompress());

@@ -6,12 +6,12 @@
  * chunks that most files are, that costs more than the work itself (measured in
  * bench/README.md, "Tuning"). Here one context per direction lives as long as the codec
  * thread: compression writes into a scratch buffer sized for the worst case; decompression
- * starts every frame from a reset state and writes into a buffer one byte longer than the
- * chunk, so that a frame holding more, or (on Node) cut short, is refused.
+ * writes into a buffer one byte longer than the chunk, so that a frame holding more, or cut
+ * short, is refused (and a refused frame's context is dropped, never reused mid-frame).
  *
  * This drives the stream's native handle (`_handle.writeSync`, the call `zstdCompressSync`
- * itself makes), which node:zlib does not document. Where a runtime lacks it, the one-shot
- * calls are used instead; test/native-zstd.test.ts checks that Node 24 has it.
+ * itself makes), which node:zlib does not document. On Deno, or where a runtime lacks it, the
+ * one-shot calls are used instead; test/native-zstd.test.ts checks that Node 24 has it.
  */
 import * as zlib from 'node:zlib';
 
@@ -27,7 +27,6 @@ export interface NativeZstd {
 /** The native handle behind a node:zlib zstd stream, as node:zlib itself drives it. */
 interface ZstdHandle {
   writeSync(flush: number, input: Uint8Array, inOffset: number, inLength: number, output: Uint8Array, outOffset: number, outLength: number): void;
-  reset(): void;
   close(): void;
   onerror: (message: string, errno: number, code: string) => void;
 }
@@ -51,7 +50,7 @@ class Context {
 
   static open(stream: object): Context | undefined {
     const { _handle: handle, _writeState: state } = stream as { _handle?: Partial<ZstdHandle>; _writeState?: unknown };
-    if (typeof handle?.writeSync !== 'function' || typeof handle.reset !== 'function' || typeof handle.close !== 'function' || !(state instanceof Uint32Array) || state.length < 2) return undefined;
+    if (typeof handle?.writeSync !== 'function' || typeof handle.close !== 'function' || !(state instanceof Uint32Array) || state.length < 2) return undefined;
     return new Context(handle as ZstdHandle, state);
   }
 
@@ -60,12 +59,6 @@ class Context {
     this.handle.writeSync(zlib.constants.ZSTD_e_end, input, 0, input.length, output, 0, outLength);
     if (this.#error !== undefined) throw new Error(this.#error);
     return { outputLeft: this.state[0]!, inputLeft: this.state[1]! };
-  }
-
-  /** Back to the start of a frame (decompression: no parameters are lost). */
-  reset(): void {
-    this.handle.reset();
-    if (this.#error !== undefined) throw new Error(this.#error);
   }
 
   close(): void {
@@ -87,8 +80,14 @@ function oneShot(): NativeZstd {
     reusesContext: false,
     compress: (data, level) => new Uint8Array(zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } })),
     decompress(frame, rawLength) {
-      const out = zlib.zstdDecompressSync(frame, { maxOutputLength: Math.max(1, rawLength) });
-      if (out.length !== rawLength) throw new Error(`zstd frame decoded to ${out.length} bytes, expected ${rawLength}`);
+      let out: Uint8Array;
+      try {
+        out = zlib.zstdDecompressSync(frame, { maxOutputLength: rawLength + 1 });
+      } catch (error) {
+        throw new Error(`zstd frame ${error instanceof Error ? error.message : String(error)}, expected ${rawLength} bytes`);
+      }
+      if (out.length > rawLength) throw new Error(`zstd frame holds more than ${rawLength} bytes`);
+      if (out.length < rawLength) throw new Error(`zstd frame decoded to ${out.length} bytes, expected ${rawLength} bytes`);
       return new Uint8Array(out.buffer, out.byteOffset, out.length);
     },
   };
@@ -97,6 +96,9 @@ function oneShot(): NativeZstd {
 /** Native zstd for one thread; undefined where node:zlib has no zstd. */
 export function nativeZstd(): NativeZstd | undefined {
   if (typeof zlib.zstdCompressSync !== 'function' || typeof zlib.ZstdCompress !== 'function') return undefined;
+  // Deno's node:zlib handle neither reports a frame cut short nor reads every valid frame of its
+  // own zstdCompressSync; Deno's codec threads use the WASM build, and here it gets the one-shot calls.
+  if (process.versions.deno !== undefined) return oneShot();
   const probe = Context.open(new zlib.ZstdDecompress());
   if (probe === undefined) return oneShot();
 
@@ -150,8 +152,8 @@ export function nativeZstd(): NativeZstd | undefined {
       const out = new Uint8Array(rawLength + 1);
       let problem: string | undefined;
       try {
-        // A fresh frame state each time: whatever an earlier frame left cannot leak into this one.
-        context.reset();
+        // No reset between frames (node:zlib's builds a new context): a frame is only accepted
+        // once zstd has seen its end, so the context is always at a frame boundary here.
         const left = context.write(frame, out, rawLength + 1);
         const produced = rawLength + 1 - left.outputLeft;
         if (produced > rawLength) problem = `holds more than ${rawLength} bytes`;

@@ -318,7 +318,7 @@ function countIndexReads(storage: MemoryStorage): Map<string, number> {
   return reads;
 }
 
-test('check reads a run\'s index once for all the points that name it, and reports its damage for each of them', async () => {
+test('check reads a run\'s index once for all the points that name it, and, damaged, again for each of them', async () => {
   // Both points name run A; B also names run B.
   const clean = cloneStorage(base.storage);
   const reads = countIndexReads(clean);
@@ -332,7 +332,26 @@ test('check reads a run\'s index once for all the points that name it, and repor
   const brokenReads = countIndexReads(broken);
   const damagedReport = await check(broken);
   assert.equal(damagedReport.problems.map((p) => `${p.code} ${p.object}`), [`TAMPERED ${indexKey(base.runA)}`, `TAMPERED ${indexKey(base.runA)}`]);
-  assert.is(brokenReads.get(indexKey(base.runA)), 1);
+  // A failed read is not kept: each point reads it for itself, so a passing storage error fails one point only.
+  assert.is(brokenReads.get(indexKey(base.runA)), 2);
+});
+
+test('a passing storage error on a shared run index fails the point that met it, not the next one', async () => {
+  const storage = cloneStorage(base.storage);
+  const get = storage.get.bind(storage);
+  let failed = false;
+  storage.get = (key) => {
+    if (key === indexKey(base.runA) && !failed) {
+      failed = true;
+      return Promise.reject(new BunkerError('REMOTE_FAILED', 'the storage did not answer (simulated)', { object: key }));
+    }
+    return get(key);
+  };
+  const clean = await check(cloneStorage(base.storage));
+  const report = await check(storage);
+  assert.equal(report.problems.map((p) => `${p.code} ${p.object}`), [`REMOTE_FAILED ${indexKey(base.runA)}`]);
+  // Point B, which also names run A, read it again and was checked in full.
+  assert.ok(report.chunksChecked > 0 && report.chunksChecked < clean.chunksChecked, `${report.chunksChecked} of ${clean.chunksChecked}`);
 });
 
 test('a check stopped by a wrong password asks for no other point\'s password', async () => {

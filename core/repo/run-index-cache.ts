@@ -1,6 +1,6 @@
 /**
  * Parsed run indexes kept across the points of one pass over a repository (check), so that a
- * run named by many points is fetched and parsed once. An entry counts only for the key it was
+ * run named by many points is fetched and parsed once (again only after a failure). An entry counts only for the key it was
  * opened with: a point that names a run under another key (a forged point) gets its own read,
  * and neither sees the other's result.
  */
@@ -18,8 +18,15 @@ export class RunIndexCache {
     const same = known.find((k) => (k.key === undefined || key === undefined ? k.key === key : constantTimeEqual(k.key, key)));
     if (same !== undefined) return same.entries;
     const entries = read();
-    entries.catch(() => undefined); // surfaced to every caller that awaits it
-    this.#runs.set(run, [...known, { key, entries }]);
+    const entry = { key, entries };
+    this.#runs.set(run, [...known, entry]);
+    // A failure is surfaced to the callers that already hold it, and not kept: a later point
+    // reads the run again, so a passing storage error does not fail every point that names it.
+    entries.catch(() => {
+      const left = (this.#runs.get(run) ?? []).filter((e) => e !== entry);
+      if (left.length === 0) this.#runs.delete(run);
+      else this.#runs.set(run, left);
+    });
     return entries;
   }
 

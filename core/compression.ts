@@ -2,7 +2,6 @@
  * Chunk compression policy (FORMAT.md §7.1): zstd before encryption, skipped for chunks
  * that look incompressible (cheap entropy estimate on samples) or that do not shrink.
  */
-import type { ZstdCodec } from '../wasm/mod.ts';
 import type { ChunkCodec } from './repo/pack.ts';
 
 export const DEFAULT_ZSTD_LEVEL = 3;
@@ -48,7 +47,12 @@ export function looksIncompressible(data: Uint8Array): boolean {
   return true;
 }
 
-export function compressChunk(zstd: ZstdCodec, data: Uint8Array, level: number | undefined): { codec: ChunkCodec; payload: Uint8Array } {
+/** A zstd compressor: the WASM build (wasm/zstd.ts) or a host's native one. */
+export interface ZstdCompressor {
+  compress(data: Uint8Array, level: number): Uint8Array;
+}
+
+export function compressChunk(zstd: ZstdCompressor, data: Uint8Array, level: number | undefined): { codec: ChunkCodec; payload: Uint8Array } {
   if (level === undefined || data.length < 64 || looksIncompressible(data)) return { codec: 0, payload: data };
   const compressed = zstd.compress(data, level);
   return compressed.length < data.length ? { codec: 1, payload: compressed } : { codec: 0, payload: data };

@@ -1,9 +1,9 @@
 /**
  * A codec worker thread: zstd compression and decompression of chunks, on the WASM build
- * (portable) or on node:zlib's native zstd (Node 24, Deno 2), whose frames are the same.
+ * (portable) or on node:zlib's native zstd (Node 24), each of which reads the other's frames.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { compressChunk, looksIncompressible } from '../compression.ts';
+import { compressChunk } from '../compression.ts';
 import { ZstdCodec } from '../../wasm/mod.ts';
 import { type BatchItem, chunkSealer, noTimings, type SealFunction, type SealKeys, type SealTimings } from '../chunk-sealer.ts';
 import { ChunkIdSet } from '../chunk-id-set.ts';
@@ -38,18 +38,8 @@ interface Codec {
   decompress(frame: Uint8Array, rawLength: number): Uint8Array;
 }
 
-function nativeCodec(native: NativeZstd): Codec {
-  return {
-    compress(data, level) {
-      if (level === undefined || data.length < 64 || looksIncompressible(data)) return { codec: 0, payload: data };
-      const out = native.compress(data, level);
-      return out.length < data.length ? { codec: 1, payload: out } : { codec: 0, payload: data };
-    },
-    decompress: (frame, rawLength) => native.decompress(frame, rawLength),
-  };
-}
-
-function wasmCodec(zstd: ZstdCodec): Codec {
+/** The chunk policy (core/compression.ts) over either zstd: native or the WASM build. */
+function codecOf(zstd: NativeZstd | ZstdCodec): Codec {
   return { compress: (data, level) => compressChunk(zstd, data, level), decompress: (frame, rawLength) => zstd.decompress(frame, rawLength) };
 }
 
@@ -57,7 +47,7 @@ const native = (workerData as { native?: boolean } | undefined)?.native === true
 // The listener is attached before anything is awaited: Deno drops messages that arrive at a
 // worker before its first 'message' listener exists (Node queues them). The WASM build is
 // loaded only when it is the one in use.
-const ready: Promise<Codec> = native !== undefined ? Promise.resolve(nativeCodec(native)) : loadWasmFromPackages().then(() => wasmCodec(new ZstdCodec()));
+const ready: Promise<Codec> = native !== undefined ? Promise.resolve(codecOf(native)) : loadWasmFromPackages().then(() => codecOf(new ZstdCodec()));
 
 /** An ArrayBuffer holding exactly `bytes`, transferable without copying when possible. */
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {

@@ -39,7 +39,7 @@ function sampleEntropy(data: Uint8Array, start: number, length: number): number 
   return bits;
 }
 
-export function looksIncompressible(data: Uint8Array): boolean {
+function looksIncompressible(data: Uint8Array): boolean {
   if (data.length < SAMPLE_BYTES * 4) return false;
   for (const at of [0, (data.length >> 1) - SAMPLE_BYTES / 2, data.length - SAMPLE_BYTES]) {
     if (sampleEntropy(data, at, SAMPLE_BYTES) < INCOMPRESSIBLE_BITS_PER_BYTE) return false;

@@ -35,6 +35,13 @@ test('AES-256-GCM: McGrew & Viega GCM spec test case 16', async () => {
 test('hex: every byte value round-trips; uppercase, odd length, non-hex and non-ASCII are refused', () => {
   const all = Uint8Array.from({ length: 256 }, (_, i) => i);
   assert.equal(fromHex(toHex(all)), all);
+  const reference = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  // Empty, one byte, an id, and lengths around the 4,096-byte pieces toHex builds strings from.
+  for (const length of [0, 1, 32, 4095, 4096, 4097, 10_000]) {
+    const bytes = Uint8Array.from({ length }, (_, i) => (i * 131 + 7) & 0xff);
+    assert.is(toHex(bytes), reference(bytes), `length ${length}`);
+  }
+  assert.is(toHex(all.subarray(250, 253)), 'fafbfc');
   for (const bad of ['0A', 'abc', '0g', 'zz', '0\u0130', '\u0130\u0130', ' 0']) {
     assert.throws(() => fromHex(bad), /expected lowercase hex/, JSON.stringify(bad));
   }

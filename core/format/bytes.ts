@@ -24,11 +24,34 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Byte value → its two lowercase hex digits as UTF-16 code units. */
+const HEX_CODES = new Uint16Array(512);
+for (let i = 0; i < 256; i++) {
+  const digits = i.toString(16).padStart(2, '0');
+  HEX_CODES[2 * i] = digits.charCodeAt(0);
+  HEX_CODES[2 * i + 1] = digits.charCodeAt(1);
+}
+/** Hex digits made into one string per call (String.fromCharCode takes them as arguments). */
+const HEX_PIECE_BYTES = 4096;
+const hexScratch = new Uint16Array(2 * HEX_PIECE_BYTES);
 
+/**
+ * Lowercase hex. Built from char codes in one call, not by `+=`: appending gives a rope of a
+ * node per byte pair, ~0.9 KiB per 32-byte id until the engine flattens it, and restore turns
+ * every chunk id of a point into hex.
+ */
 export function toHex(bytes: Uint8Array): string {
   let out = '';
-  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!];
+  for (let start = 0; start < bytes.length; start += HEX_PIECE_BYTES) {
+    const end = Math.min(bytes.length, start + HEX_PIECE_BYTES);
+    for (let i = start, o = 0; i < end; i++, o += 2) {
+      const b = bytes[i]! << 1;
+      hexScratch[o] = HEX_CODES[b]!;
+      hexScratch[o + 1] = HEX_CODES[b + 1]!;
+    }
+    const piece = String.fromCharCode.apply(null, hexScratch.subarray(0, 2 * (end - start)) as unknown as number[]);
+    out = start === 0 ? piece : out + piece;
+  }
   return out;
 }
 

@@ -5,7 +5,8 @@
  * directory before its contents.
  */
 import { BunkerError } from './errors.ts';
-import { fromUtf8, utf8 } from './format/bytes.ts';
+import { fromUtf8, isLowerHex, utf8 } from './format/bytes.ts';
+import { CHUNK_ID_BYTES } from './chunk-id.ts';
 import { Utf8Builder } from './format/utf8-builder.ts';
 
 export const MANIFEST_VERSION = 1;
@@ -95,13 +96,13 @@ export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
   const damaged = (why: string): never => {
     throw new BunkerError('TAMPERED', `${objectName} is malformed (${why})`, { object: objectName });
   };
-  let lines: string[];
+  let text: string;
   try {
-    lines = fromUtf8(bytes).split('\n');
+    text = fromUtf8(bytes);
   } catch {
     return damaged('not UTF-8');
   }
-  if (lines.pop() !== '') damaged('missing final newline');
+  if (!text.endsWith('\n')) damaged('missing final newline');
   const parse = (line: string): Record<string, unknown> => {
     try {
       const value = JSON.parse(line);
@@ -111,7 +112,9 @@ export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
     }
     return damaged('invalid JSON line');
   };
-  const head = parse(lines[0] ?? '');
+  // Line by line without splitting: a manifest of 150k files is ~40 MB of text.
+  let lineEnd = text.indexOf('\n');
+  const head = parse(text.slice(0, lineEnd));
   if (typeof head.version === 'number' && head.version > MANIFEST_VERSION) {
     throw new BunkerError('UNSUPPORTED_VERSION', `${objectName} has manifest version ${head.version}; this bunker reads version ${MANIFEST_VERSION}. Upgrade bunker to read it.`, { object: objectName });
   }
@@ -123,15 +126,24 @@ export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
   };
   const types = new Map<string, EntryType>();
   const entries: ManifestEntry[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const raw = parse(lines[i]!);
+  // Entries of one directory come together: its parent check is done once per run of them.
+  let checkedParent = '';
+  for (let lineStart = lineEnd + 1; lineStart < text.length; lineStart = lineEnd + 1) {
+    lineEnd = text.indexOf('\n', lineStart);
+    const raw = parse(text.slice(lineStart, lineEnd));
     const path = checkEntryPath(raw.path, objectName);
-    if (types.has(path)) damaged(`duplicate path ${JSON.stringify(path)}`);
-    const parent = parentPath(path);
-    if (parent !== '' && types.get(parent) !== 'dir') {
-      throw new BunkerError('UNSAFE_PATH', `${objectName} places ${JSON.stringify(path)} under something that is not a directory; refusing to restore it`, { object: objectName });
-    }
     const type = raw.type;
+    const known = types.size;
+    types.set(path, type as EntryType); // a bad type is refused below, before the map is read again
+    if (types.size === known) damaged(`duplicate path ${JSON.stringify(path)}`);
+    const slash = path.lastIndexOf('/');
+    if (slash !== -1 && !(slash === checkedParent.length && path.startsWith(checkedParent))) {
+      const parent = path.slice(0, slash);
+      if (types.get(parent) !== 'dir') {
+        throw new BunkerError('UNSAFE_PATH', `${objectName} places ${JSON.stringify(path)} under something that is not a directory; refusing to restore it`, { object: objectName });
+      }
+      checkedParent = parent;
+    }
     if (type !== 'file' && type !== 'dir' && type !== 'symlink') return damaged(`bad type for ${JSON.stringify(path)}`);
     if (!isUint(raw.mode) || raw.mode > 0o7777 || typeof raw.mtimeMs !== 'number' || !Number.isFinite(raw.mtimeMs) || !isUint(raw.size)) {
       damaged(`bad attributes for ${JSON.stringify(path)}`);
@@ -145,16 +157,19 @@ export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
     };
     if (isUint(raw.inode)) entry.inode = raw.inode;
     if (type === 'file') {
-      if (!Array.isArray(raw.chunks) || !raw.chunks.every((c) => typeof c === 'string' && /^[0-9a-f]{64}$/.test(c))) {
-        damaged(`bad chunk list for ${JSON.stringify(path)}`);
-      }
+      if (!isChunkList(raw.chunks)) damaged(`bad chunk list for ${JSON.stringify(path)}`);
       entry.chunks = raw.chunks as string[];
     } else if (type === 'symlink') {
       if (typeof raw.target !== 'string' || raw.target.length === 0 || raw.target.includes('\0')) damaged(`bad link target for ${JSON.stringify(path)}`);
       entry.target = raw.target as string;
     }
-    types.set(path, type);
     entries.push(entry);
   }
   return { header, entries };
+}
+
+function isChunkList(value: unknown): value is string[] {
+  if (!Array.isArray(value)) return false;
+  for (const id of value) if (!isLowerHex(id, CHUNK_ID_BYTES * 2)) return false;
+  return true;
 }

@@ -106,6 +106,10 @@ const UNSAFE: Record<string, (outside: string) => unknown[]> = {
   'a file under a relative symlink to ..': () => [dir('ok'), link('ok/up', '../..'), dataFile('ok/up/evil')],
   'a file under a file': () => [dir('ok'), dataFile('ok/data'), dataFile('ok/data/x')],
   'a child listed before its directory': () => [dir('ok'), dataFile('ok/data'), dataFile('late/x'), dir('late')],
+  // The parser checks a directory once for a run of its entries: a sibling's parent is not a pass for these.
+  'a file under a file, right after its sibling in a checked directory': () => [dir('ok'), dir('ok/sub'), emptyFile('ok/sub/a'), dataFile('ok/data'), dataFile('ok/sub/a/x')],
+  'a file under a top-level file, after entries of a checked directory': () => [dir('ok'), dataFile('ok/data'), emptyFile('o'), dataFile('o/x')],
+  'a file under a file whose name extends a checked directory': () => [dir('ok'), dataFile('ok/data'), emptyFile('okay'), dataFile('okay/x')],
   // The same attacks with every parent listed as a directory, so the parent rule cannot be what stops them.
   '../escape with its parent listed': () => [dir('ok'), dataFile('ok/data'), dir('..'), dataFile('../escape')],
   'a/../../b with its parents listed': () => [dir('ok'), dataFile('ok/data'), dir('a'), dir('a/..'), dir('a/../..'), dataFile('a/../../b')],

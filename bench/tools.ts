@@ -57,6 +57,8 @@ function firstLine(file: string, args: string[]): string {
 /** `exportedFrom`: the commit a snapshot of the sources was exported from (BENCH_BUNKER_REF), else the checkout is described. */
 export function bunkerTool(bunkerDir: string, node: string, exportedFrom?: string): Tool {
   const cli = join(bunkerDir, 'cli', 'main.ts');
+  // The Node flags of the entry's shebang (`#!/usr/bin/env -S node …`): what `npx bunker` runs.
+  const nodeFlags = /^#!\/usr\/bin\/env -S node((?: --?[\w=-]+)*)\s*$/.exec(readFileSync(cli, 'utf8').split('\n', 1)[0]!)?.[1]?.trim().split(' ').filter(Boolean) ?? [];
   const backupArgs = (ctx: ToolContext) => ['backup', ctx.source, '--repo', ctx.repo, '--json', '--compression', 'zstd:3', ...(ctx.profile ? ['--profile'] : [])];
   return {
     name: 'bunker',
@@ -84,7 +86,7 @@ export function bunkerTool(bunkerDir: string, node: string, exportedFrom?: strin
         restore: ['restore', 'latest', '--target', target, '--repo', ctx.repo, '--json', ...(ctx.profile ? ['--profile'] : [])],
         check: ['check', '--read-data', '--repo', ctx.repo, '--json'],
       };
-      return { file: node, args: [cli, ...args[step]] };
+      return { file: node, args: [...nodeFlags, cli, ...args[step]] };
     },
     restoredRoot: (target, source) => join(target, source.split('/').pop()!),
   };

@@ -5,7 +5,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { pseudoRandomBytes, runCli, RUNTIME, tempDir, TEST_KDF_FLAG } from './helpers.ts';
+import { pseudoRandomBytes, ROOT, runCli, RUNTIME, tempDir, TEST_KDF_FLAG } from './helpers.ts';
 import { snapshotTree, writeTree } from './tree.ts';
 
 test('backup with no set-up creates the default repository, then points/ls/find/restore/dump/check work', async () => {
@@ -120,6 +120,18 @@ test('the README tour: --help lists every command and the exit codes', async () 
   assert.match(help.stdout, '4 WRONG_PASSWORD');
   const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8').catch(() => '');
   assert.match(readme, 'npm ci && npm test');
+});
+
+test('`npx bunker` runs the entry itself: it is executable, and its shebang starts the project\'s Node with flags it accepts', async () => {
+  const entry = join(ROOT, 'cli', 'main.ts');
+  assert.ok(((await stat(entry)).mode & 0o111) !== 0, 'cli/main.ts is not executable');
+  const [shebang] = (await readFile(entry, 'utf8')).split('\n', 1);
+  assert.match(shebang!, /^#!\/usr\/bin\/env -S node --max-semi-space-size=16$/);
+  // As npx and npm run do: the project's node_modules/.bin first on PATH.
+  const run = spawnSync(entry, ['--version'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` } });
+  assert.is(run.status, 0, run.stderr);
+  const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
+  assert.is(run.stdout.trim(), version);
 });
 
 test('Node caches compiled modules under $XDG_CACHE_HOME/bunker, not in the shared temporary directory; Deno keeps its own', async () => {

@@ -3,7 +3,7 @@ import { repositoryUrl } from '../core/storage/server-url.ts';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BunkerError, HttpStorage, Repository, type Storage } from '../core/mod.ts';
-import { defaultWorkerCount, workerCodecPool } from '../core/host/worker-codec-pool.ts';
+import { defaultWorkerCount, nativeMetadataZstd, workerCodecPool } from '../core/host/worker-codec-pool.ts';
 import { DirectoryStorage } from '../core/host/directory-storage.ts';
 import { openCatalog } from '../core/host/catalog-home.ts';
 import type { Catalog } from '../core/catalog/catalog.ts';
@@ -72,6 +72,8 @@ export async function openRepository(options: RepoOptions, io: Io, { createIfMis
 export function useWorkers(repo: Repository, env: Io['env']): void {
   const workers = env.BUNKER_WORKERS === undefined ? defaultWorkerCount() : Number(env.BUNKER_WORKERS);
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new BunkerError('USAGE', 'BUNKER_WORKERS must be a whole number 0..64');
+  const native = env.BUNKER_ZSTD === 'wasm' ? undefined : nativeMetadataZstd();
+  if (native !== undefined) repo.metadataZstd = native;
   if (workers === 0) return;
   repo.codecs = workerCodecPool({ workers, native: env.BUNKER_ZSTD !== 'wasm', inline: repo.codecs });
 }

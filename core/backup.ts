@@ -447,7 +447,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   // them (a large manifest would otherwise grow this thread's WebAssembly memory for good, and
   // it is never returned), inline when it read nothing.
   const compressed = async (plaintext: Uint8Array): Promise<{ payload: Uint8Array; codec: 0 | 1 }> => {
-    if (sealerStarted === undefined) return { payload: repo.zstd.compress(plaintext, METADATA_ZSTD_LEVEL), codec: 1 };
+    if (sealerStarted === undefined) return { payload: repo.metadataZstd.compress(plaintext, METADATA_ZSTD_LEVEL), codec: 1 };
     const { codec, payload, buffer } = await repo.codecs.compress(plaintext, plaintext.length, METADATA_ZSTD_LEVEL);
     if (codec === 1) discard(buffer);
     return { payload, codec };

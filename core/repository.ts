@@ -55,10 +55,22 @@ export async function seriesContext(config: RepositoryConfig, masterSecret: Uint
   return { chunker: new Chunker(config.chunker, gearTable(keys.gearSeed)), chunkId: await chunkIdFunction(config.chunkIdAlgorithm, keys.chunkIdKey), chunkIdKey: keys.chunkIdKey };
 }
 
+/** One zstd frame per call, on the calling thread: how metadata (index, manifest, FSI) is (de)compressed. */
+export interface MetadataZstd {
+  compress(data: Uint8Array, level: number): Uint8Array;
+  /** The frame must hold exactly `expectedBytes`; throws otherwise. */
+  decompress(frame: Uint8Array, expectedBytes: number): Uint8Array;
+}
+
 export class Repository {
   readonly storage: Storage;
   readonly config: RepositoryConfig;
   readonly zstd = new ZstdCodec();
+  /**
+   * Metadata's zstd: the WASM build unless a host swaps in a native one. WASM memory only
+   * grows, so a 40 MB manifest read through it stays in this thread's memory for good.
+   */
+  metadataZstd: MetadataZstd = this.zstd;
   /** Where chunks are (de)compressed; hosts swap in a worker pool (core/host/worker-codec-pool.ts). */
   codecs: ChunkCodecPool = inlineCodecPool(this.zstd);
 
@@ -209,7 +221,7 @@ export class Repository {
     const size = this.zstd.frameContentSize(plaintext);
     if (size < 0 || size > 1 << 30) throw new BunkerError('TAMPERED', `${key} has an invalid compressed body`, { object: key });
     try {
-      return this.zstd.decompress(plaintext, size);
+      return this.metadataZstd.decompress(plaintext, size);
     } catch {
       throw new BunkerError('TAMPERED', `${key} has an invalid compressed body`, { object: key });
     }

@@ -10,7 +10,7 @@ import { DirectoryStorage } from '../core/host/directory-storage.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
 import { fsSource } from '../core/host/fs-source.ts';
 import { awsKmsClient } from '../core/host/aws-kms-client.ts';
-import { defaultWorkerCount, workerCodecPool } from '../core/host/worker-codec-pool.ts';
+import { defaultWorkerCount, nativeMetadataZstd, workerCodecPool } from '../core/host/worker-codec-pool.ts';
 import { isCatalogName } from '../core/catalog/records.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
 import type { FileHost, RepositoryHost, ServerDeps } from './deps.ts';
@@ -41,6 +41,7 @@ export function directoryRepositories(root: string, workers = defaultWorkerCount
   // new threads on each request and never stop them.
   let shared: Repository['codecs'] | undefined;
   const withWorkers = (repo: Repository): Repository => {
+    repo.metadataZstd = nativeMetadataZstd() ?? repo.metadataZstd;
     if (workers > 0) repo.codecs = shared ??= workerCodecPool({ workers, native: true, inline: repo.codecs });
     return repo;
   };

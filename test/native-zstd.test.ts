@@ -128,4 +128,18 @@ test('a frame cut short after all of its content is refused (Node), and never sp
   }
 });
 
+
+test('a document larger than any chunk (a manifest) is compressed into a buffer of its own, and the chunks after it are unchanged', () => {
+  if (native === undefined) return assert.is(RUNTIME, 'deno', 'only Deno may lack node:zlib zstd');
+  const small = text(100 << 10, 8);
+  const before = native.compress(small, 3);
+  const large = text(12 << 20, 7);
+  const frame = native.compress(large, 3);
+  assert.is(frame.byteLength, frame.buffer.byteLength, 'a buffer of exactly the frame');
+  assert.ok(frame.length < large.length / 4, 'text compresses');
+  assert.equal(wasm.decompress(frame, large.length), large);
+  assert.equal(native.decompress(frame, large.length), large);
+  assert.equal(native.compress(small, 3), before);
+});
+
 test.run();

@@ -11,13 +11,14 @@ import { backup, MemoryStorage, Repository, restore, checkRepository, type Sourc
 import { inlineCodecPool } from '../core/codec-pool.ts';
 import { fsSource } from '../core/host/fs-source.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
-import { INLINE_BELOW_BYTES, workerCodecPool } from '../core/host/worker-codec-pool.ts';
+import { INLINE_BELOW_BYTES, nativeMetadataZstd, workerCodecPool } from '../core/host/worker-codec-pool.ts';
+import { useWorkers } from '../cli/context.ts';
 import { packKey } from '../core/repo/pack.ts';
 import { Profile } from '../core/profile.ts';
 import { webCryptoSealPrimitives } from '../core/chunk-sealer.ts';
 import { nodeSealPrimitives } from '../core/host/node-seal-primitives.ts';
 import type { Storage } from '../core/storage/storage.ts';
-import { fixedResolver, memoryRepo, pseudoRandomBytes, tempDir, TEST_KDF } from './helpers.ts';
+import { fixedResolver, memoryRepo, pseudoRandomBytes, RUNTIME, tempDir, TEST_KDF } from './helpers.ts';
 import { snapshotTree, writeTree } from './tree.ts';
 
 const CHUNKER = { minBytes: 64 * 1024, avgBytes: 128 * 1024, maxBytes: 512 * 1024 };
@@ -118,6 +119,46 @@ test('a large run index, manifest and FSI are compressed on the codec threads (n
   await restore(reopened, point, new DirectoryRestoreSink(out));
   assert.equal(await snapshotTree(join(out, 'src')), await snapshotTree(src));
   assert.ok((await checkRepository(reopened, { resolver: fixedResolver('pw'), readData: true })).isOk, 'check passes');
+});
+
+test('metadata compressed by native zstd on the calling thread is read by the WASM build, and the other way round; the CLI uses it on Node only', async () => {
+  const native = nativeMetadataZstd();
+  const cli = await memoryRepo({ chunker: CHUNKER });
+  useWorkers(cli.repo, { BUNKER_WORKERS: '0' });
+  const wasmOnly = await memoryRepo({ chunker: CHUNKER });
+  useWorkers(wasmOnly.repo, { BUNKER_WORKERS: '0', BUNKER_ZSTD: 'wasm' });
+  assert.is(wasmOnly.repo.metadataZstd, wasmOnly.repo.zstd, 'BUNKER_ZSTD=wasm keeps the WASM build');
+  if (RUNTIME === 'deno') {
+    assert.is(native, undefined, 'Deno keeps the WASM build for metadata');
+    assert.is(cli.repo.metadataZstd, cli.repo.zstd);
+    return;
+  }
+  assert.ok(native !== undefined && cli.repo.metadataZstd === native, 'the CLI reads and writes metadata with native zstd');
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  const tree: Record<string, string> = {};
+  for (let i = 0; i < 800; i++) tree[`dir-${i % 20}/file-${i}.txt`] = `content ${i}`;
+  await writeTree(src, tree);
+  for (const writeNative of [true, false]) {
+    const { repo, storage } = await memoryRepo({ chunker: CHUNKER });
+    const options = { series: 's', encrypt: true, compressionLevel: 3, resolver: fixedResolver('pw'), kdf: TEST_KDF } as const;
+    await backup(repo, await fsSource([src]), options);
+    // A rerun that reads no file compresses its index, manifest and FSI on this thread.
+    const calls = { compress: 0, decompress: 0 };
+    const counted = (use: boolean) => (use ? {
+      compress: (data: Uint8Array, level: number) => (calls.compress++, native.compress(data, level)),
+      decompress: (frame: Uint8Array, size: number) => (calls.decompress++, native.decompress(frame, size)),
+    } : repo.zstd);
+    repo.metadataZstd = counted(writeNative);
+    await backup(repo, await fsSource([src]), options);
+    const reopened = await Repository.open(storage);
+    reopened.metadataZstd = counted(!writeNative);
+    const out = join(dir.path, `out-${writeNative}`);
+    await restore(reopened, await reopened.unlock(await reopened.resolvePoint('latest'), fixedResolver('pw')), new DirectoryRestoreSink(out));
+    assert.equal(await snapshotTree(join(out, 'src')), await snapshotTree(src));
+    // Writing: the rerun's run index, manifest and FSI; reading: both runs' indexes, then the manifest.
+    assert.equal(calls, writeNative ? { compress: 3, decompress: 2 } : { compress: 0, decompress: 3 }, `written by ${writeNative ? 'native' : 'WASM'}`);
+  }
 });
 
 test('a worker dying mid-backup fails the backup with nothing committed; the next backup succeeds', async () => {

@@ -70,6 +70,9 @@ class Context {
   }
 }
 
+/** The largest compression scratch buffer a thread keeps: room for a 4 MiB chunk (the default maximum) and more. */
+const KEPT_SCRATCH_BYTES = 8 * 1024 * 1024;
+
 /** zstd's ZSTD_COMPRESSBOUND: no frame of `size` bytes is longer. */
 function compressBound(size: number): number {
   return size + (size >>> 8) + (size < 128 << 10 ? ((128 << 10) - size) >>> 11 : 0);
@@ -127,11 +130,15 @@ export function nativeZstd(): NativeZstd | undefined {
     compress(data, level) {
       // Room for the worst case and one byte more, so that a finished frame always leaves some.
       const room = compressBound(data.length) + 1;
-      if (scratch.length < room) scratch = new Uint8Array(room);
+      // Chunks reuse one scratch buffer; a document larger than any chunk (a manifest) gets
+      // one of its own, so the thread does not keep tens of MB after it.
+      const kept = room <= KEPT_SCRATCH_BYTES;
+      if (kept && scratch.length < room) scratch = new Uint8Array(room);
+      const out = kept ? scratch : new Uint8Array(room);
       const context = compressContext(level);
       let left: { outputLeft: number; inputLeft: number };
       try {
-        left = context.write(data, scratch, room);
+        left = context.write(data, out, room);
       } catch (error) {
         dropCompressor();
         throw error;
@@ -141,7 +148,8 @@ export function nativeZstd(): NativeZstd | undefined {
         dropCompressor();
         throw new Error('internal error: zstd did not finish a frame within its bound');
       }
-      return scratch.slice(0, room - left.outputLeft);
+      const length = room - left.outputLeft;
+      return kept ? out.slice(0, length) : new Uint8Array(out.buffer.transfer(length));
     },
     decompress(frame, rawLength) {
       decompressor ??= Context.open(new zlib.ZstdDecompress());

@@ -11,6 +11,7 @@ import type { PointOpener } from '../chunk-opener.ts';
 import { BunkerError } from '../errors.ts';
 import { fromHexInto } from '../format/bytes.ts';
 import type { CodecReply, CodecRequest } from './codec-worker.ts';
+import { type NativeZstd, nativeZstd } from './native-zstd.ts';
 
 /** Chunks smaller than this are compressed inline: a round trip to a worker costs more. */
 export const INLINE_BELOW_BYTES = 64 * 1024;
@@ -40,6 +41,17 @@ export interface WorkerPoolOptions {
 
 export function isNativeZstdUsable(): boolean {
   return process.versions.deno === undefined;
+}
+
+let threadZstd: NativeZstd | undefined;
+
+/**
+ * Native zstd for a repository's metadata on this thread, where the codec threads use it too;
+ * undefined elsewhere (the WASM build stays). One per thread: its calls are synchronous.
+ */
+export function nativeMetadataZstd(): NativeZstd | undefined {
+  if (!isNativeZstdUsable()) return undefined;
+  return (threadZstd ??= nativeZstd());
 }
 
 export function defaultWorkerCount(): number {

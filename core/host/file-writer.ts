@@ -25,7 +25,8 @@ export class FileWriterThread {
   private failure: Error | undefined;
 
   constructor() {
-    this.worker = new Worker(new URL('./file-writer-worker.ts', import.meta.url));
+    // Its JS allocations are small and short-lived (write requests): a small nursery is enough.
+    this.worker = new Worker(new URL('./file-writer-worker.ts', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 16 } });
     this.worker.on('message', (reply: WriterReply) => {
       const pending = this.inFlight.get(reply.id);
       this.inFlight.delete(reply.id);

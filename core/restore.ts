@@ -64,9 +64,9 @@ async function* arrayStream(parts: readonly Uint8Array[]): AsyncGenerator<Uint8A
   yield* parts;
 }
 
-/** Largest coalesced read from one pack. */
+/** Largest coalesced read from one pack, stored and decompressed (text can shrink 50-fold). */
 const MAX_READ_BYTES = 8 * 1024 * 1024;
-/** Bytes read ahead of the writer at most (plus one read). */
+/** Bytes read ahead of the writer at most (plus one read), counted decompressed: that is what waits in memory. */
 const MAX_READ_AHEAD_BYTES = 32 * 1024 * 1024;
 
 export function selectEntries(manifest: Manifest, include: readonly string[] | undefined): ManifestEntry[] {
@@ -116,20 +116,24 @@ interface ReadUnit {
   readonly packId: string;
   readonly offset: number;
   readonly length: number;
+  /** The chunks' bytes once decompressed. */
+  readonly rawLength: number;
   readonly refs: ChunkRef[];
 }
 
 /** Merges consecutive chunks stored back to back in one pack into one read. */
 function coalesce(refs: readonly ChunkRef[]): ReadUnit[] {
   const units: ReadUnit[] = [];
-  let current: { packId: string; offset: number; length: number; refs: ChunkRef[] } | undefined;
+  let current: { packId: string; offset: number; length: number; rawLength: number; refs: ChunkRef[] } | undefined;
   for (const ref of refs) {
     const e = ref.entry;
-    if (current && current.packId === e.packId && current.offset + current.length === e.offset && current.length + e.length <= MAX_READ_BYTES) {
+    if (current && current.packId === e.packId && current.offset + current.length === e.offset &&
+      current.length + e.length <= MAX_READ_BYTES && current.rawLength + e.rawLength <= MAX_READ_BYTES) {
       current.length += e.length;
+      current.rawLength += e.rawLength;
       current.refs.push(ref);
     } else {
-      current = { packId: e.packId, offset: e.offset, length: e.length, refs: [ref] };
+      current = { packId: e.packId, offset: e.offset, length: e.length, rawLength: e.rawLength, refs: [ref] };
       units.push(current);
     }
   }
@@ -183,8 +187,8 @@ export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: 
       const unit = units[next++]!;
       const promise = load(unit);
       promise.catch(() => undefined); // surfaced when awaited in order
-      window.push({ promise, bytes: unit.length });
-      windowBytes += unit.length;
+      window.push({ promise, bytes: unit.rawLength });
+      windowBytes += unit.rawLength;
     }
   };
   try {

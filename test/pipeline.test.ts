@@ -7,7 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { readdir, readFile } from 'node:fs/promises';
-import { backup, MemoryStorage, Repository, restore, checkRepository, type Source } from '../core/mod.ts';
+import { backup, bytesReader, MemoryStorage, Repository, restore, checkRepository, type Source } from '../core/mod.ts';
+import { planChunks, readChunks, selectEntries } from '../core/restore.ts';
 import { inlineCodecPool } from '../core/codec-pool.ts';
 import { fsSource } from '../core/host/fs-source.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
@@ -295,6 +296,56 @@ test('peak memory stays flat while backing up a 1 GiB generated stream', async (
   const grownMiB = (peak - baseline) / (1 << 20);
   // Generous: buffers in flight are a few tens of MiB; holding the stream would be 1024 MiB.
   assert.ok(grownMiB < 400, `RSS grew by ${grownMiB.toFixed(0)} MiB`);
+});
+
+test('restore holds at most 32 MiB of decompressed data read ahead, plus the read being handed out and one more (8 MiB each at most), however well the data compresses', async () => {
+  // 96 MiB of text that compresses ~30-fold, a counter in every line so nothing deduplicates.
+  const total = 96 * 1024 * 1024;
+  const line = (n: number) => `line ${String(n).padStart(12, '0')} of a file that compresses very well indeed\n`;
+  let text = '';
+  for (let n = 0; text.length < total; n++) text += line(n);
+  const data = new TextEncoder().encode(text.slice(0, total));
+  const source: Source = {
+    sources: ['generated'],
+    host: 'test',
+    async *entries() {
+      yield { path: 'big.txt', type: 'file', mode: 0o600, mtimeMs: 0, size: data.length, open: async () => bytesReader(data) };
+    },
+  };
+  const { repo, storage } = await memoryRepo({ chunker: CHUNKER });
+  await backup(repo, source, { series: 's', encrypt: true, compressionLevel: 3, resolver: fixedResolver('pw'), kdf: TEST_KDF });
+  const point = await repo.unlock(await repo.resolvePoint('latest'), fixedResolver('pw'));
+  const [manifest, index] = await Promise.all([repo.readManifest(point), repo.readIndex(point)]);
+  const refs = planChunks(selectEntries(manifest, undefined), index, point.id);
+  const stored = refs.reduce((n, r) => n + r.entry.length, 0);
+  assert.ok(stored * 10 < total, `the data compresses (${stored} bytes stored)`);
+  // What each read from a pack holds once decompressed, from the index.
+  const rawAt = new Map(refs.map((r) => [`${packKey(r.entry.packId)}@${r.entry.offset}`, r.entry] as const));
+  const reads: number[] = [];
+  const getRange = storage.getRange.bind(storage);
+  storage.getRange = (key, offset, length) => {
+    let raw = 0;
+    for (let at = offset; at < offset + length;) {
+      const entry = rawAt.get(`${key}@${at}`)!;
+      raw += entry.rawLength;
+      at += entry.length;
+    }
+    reads.push(raw);
+    return getRange(key, offset, length);
+  };
+  const chunks = readChunks(repo, point, refs, { concurrency: 64 });
+  let consumed = 0;
+  let readsBefore = 0;
+  for await (const chunk of chunks) {
+    consumed += chunk.length;
+    // Everything requested and not yet handed out is what waits in memory.
+    const requested = reads.reduce((n, r) => n + r, 0);
+    assert.ok(Math.max(...reads) <= 8 << 20, `a read of ${Math.max(...reads)} bytes decompressed`);
+    assert.ok(requested - consumed <= (32 << 20) + 2 * (8 << 20), `${requested - consumed} bytes read ahead`);
+    readsBefore = reads.length;
+  }
+  assert.is(consumed, total);
+  assert.ok(readsBefore >= 12, `${readsBefore} reads: the bound was exercised`);
 });
 
 test('node:crypto sealing primitives produce the same bytes as the WebCrypto ones', async () => {

@@ -54,11 +54,23 @@ function firstLine(file: string, args: string[]): string {
   }
 }
 
+/**
+ * The Node flags cli/main.ts starts Node with when run as a program (its second line,
+ * `":" //; exec node FLAGS "$0" "$@"`), so the bench runs what `npx bunker` runs. An entry
+ * without that line runs with none; one that has it and does not parse stops the bench.
+ */
+function entryNodeFlags(cli: string): string[] {
+  const line = readFileSync(cli, 'utf8').split('\n', 2)[1]?.trimEnd() ?? '';
+  if (!line.startsWith('":"')) return [];
+  const match = /^":" \/\/; exec node((?:\s+-\S+)*)\s+"\$0" "\$@"$/.exec(line);
+  if (match === null) throw new Error(`cannot read the Node flags of ${cli}: ${JSON.stringify(line)}`);
+  return match[1]!.trim().split(/\s+/).filter(Boolean);
+}
+
 /** `exportedFrom`: the commit a snapshot of the sources was exported from (BENCH_BUNKER_REF), else the checkout is described. */
 export function bunkerTool(bunkerDir: string, node: string, exportedFrom?: string): Tool {
   const cli = join(bunkerDir, 'cli', 'main.ts');
-  // The Node flags of the entry's shebang (`#!/usr/bin/env -S node …`): what `npx bunker` runs.
-  const nodeFlags = /^#!\/usr\/bin\/env -S node((?: --?[\w=-]+)*)\s*$/.exec(readFileSync(cli, 'utf8').split('\n', 1)[0]!)?.[1]?.trim().split(' ').filter(Boolean) ?? [];
+  const nodeFlags = entryNodeFlags(cli);
   const backupArgs = (ctx: ToolContext) => ['backup', ctx.source, '--repo', ctx.repo, '--json', '--compression', 'zstd:3', ...(ctx.profile ? ['--profile'] : [])];
   return {
     name: 'bunker',

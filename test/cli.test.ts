@@ -122,16 +122,22 @@ test('the README tour: --help lists every command and the exit codes', async () 
   assert.match(readme, 'npm ci && npm test');
 });
 
-test('`npx bunker` runs the entry itself: it is executable, and its shebang starts the project\'s Node with flags it accepts', async () => {
+test('`npx bunker` runs the entry itself: it is executable, and as a shell script it starts the project\'s Node with flags it accepts', async () => {
   const entry = join(ROOT, 'cli', 'main.ts');
   assert.ok(((await stat(entry)).mode & 0o111) !== 0, 'cli/main.ts is not executable');
-  const [shebang] = (await readFile(entry, 'utf8')).split('\n', 1);
-  assert.match(shebang!, /^#!\/usr\/bin\/env -S node --max-semi-space-size=16$/);
+  const [shebang, exec] = (await readFile(entry, 'utf8')).split('\n', 2);
+  assert.is(shebang, '#!/bin/sh');
+  assert.is(exec, '":" //; exec node --max-semi-space-size=16 "$0" "$@"');
   // As npx and npm run do: the project's node_modules/.bin first on PATH.
   const run = spawnSync(entry, ['--version'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` } });
   assert.is(run.status, 0, run.stderr);
   const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
   assert.is(run.stdout.trim(), version);
+  // Arguments reach the command as given, spaces and quotes included.
+  const missing = join(ROOT, 'no such dir "x" $HOME');
+  const points = spawnSync(entry, ['points', '--repo', missing, '--json'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` } });
+  assert.is(points.status, 3, points.stderr);
+  assert.is(JSON.parse(points.stdout).error.message.startsWith(`no repository at ${missing} `), true, points.stdout);
 });
 
 test('Node caches compiled modules under $XDG_CACHE_HOME/bunker, not in the shared temporary directory; Deno keeps its own', async () => {

@@ -13,6 +13,7 @@ import { pointListing } from '../core/browse.ts';
 import { checkEntryPath } from '../core/manifest.ts';
 import { sealStream } from '../core/crypto/stream.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
+import { nativeMetadataZstd } from '../core/host/worker-codec-pool.ts';
 import type { MemoryStorage } from '../core/storage/memory.ts';
 import { fixedResolver, memoryRepo, pseudoRandomBytes, SMALL_CHUNKER, tempDir, TEST_KDF } from './helpers.ts';
 import { cloneStorage, MemorySink, memorySource, snapshotTree, type TreeEntry } from './bad-input-kit.ts';
@@ -110,6 +111,7 @@ const UNSAFE: Record<string, (outside: string) => unknown[]> = {
   'a file under a file, right after its sibling in a checked directory': () => [dir('ok'), dir('ok/sub'), emptyFile('ok/sub/a'), dataFile('ok/data'), dataFile('ok/sub/a/x')],
   'a file under a top-level file, after entries of a checked directory': () => [dir('ok'), dataFile('ok/data'), emptyFile('o'), dataFile('o/x')],
   'a file under a file whose name extends a checked directory': () => [dir('ok'), dataFile('ok/data'), emptyFile('okay'), dataFile('okay/x')],
+  'a file under a file whose name is as long as a checked directory': () => [dir('ok'), dataFile('ok/data'), emptyFile('ab'), dataFile('ab/x')],
   // The same attacks with every parent listed as a directory, so the parent rule cannot be what stops them.
   '../escape with its parent listed': () => [dir('ok'), dataFile('ok/data'), dir('..'), dataFile('../escape')],
   'a/../../b with its parents listed': () => [dir('ok'), dataFile('ok/data'), dir('a'), dir('a/..'), dir('a/../..'), dataFile('a/../../b')],
@@ -148,6 +150,44 @@ for (const [name, build] of Object.entries(UNSAFE)) {
     assert.not.ok(sink.began, 'the sink was never even started');
   });
 }
+
+test('a sealed manifest whose zstd body is cut, padded, doubled or garbage is refused as TAMPERED, by the WASM build and by native zstd', async () => {
+  const plaintext = encoder.encode([header, dir('ok'), dataFile('ok/data')].map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const { repo: wasmRepo } = await craft([header]);
+  const frame = wasmRepo.zstd.compress(plaintext, 3);
+  const skippable = new Uint8Array([0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4]);
+  const join2 = (a: Uint8Array, b: Uint8Array) => Uint8Array.from([...a, ...b]);
+  const bodies: [string, Uint8Array][] = [
+    ['cut short', frame.subarray(0, frame.length - 3)],
+    ['one byte of garbage after it', join2(frame, new Uint8Array([7]))],
+    ['two frames', join2(frame, frame)],
+    ['not zstd at all', encoder.encode('{"version":1}\n')],
+    ['a content size of 2 GiB', Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x80, 0, 0, 0, 0x80, 0, 0, 0, 0])],
+  ];
+  const native = nativeMetadataZstd();
+  for (const [label, body] of bodies) {
+    for (const reader of ['wasm', 'native'] as const) {
+      if (reader === 'native' && native === undefined) continue; // Deno: the WASM build only (tested in pipeline.test.ts)
+      const crafted = await craft([header]);
+      crafted.storage.objects.set(`trees/${base.id}`, await sealStream(crafted.point.cipher, 'manifest', crafted.point.id, body, 1));
+      if (reader === 'native') crafted.repo.metadataZstd = native!;
+      try {
+        await crafted.repo.readManifest(crafted.point);
+        assert.unreachable(`${label} (${reader}) was read`);
+      } catch (error) {
+        assertCode(error, 'TAMPERED', `trees/${base.id}`, `${label} (${reader})`);
+        assert.match((error as Error).message, 'invalid compressed body', `${label} (${reader})`);
+      }
+    }
+  }
+  // A skippable frame after the manifest's frame: native refuses it (FORMAT.md: one frame); WASM reads the first frame.
+  if (native !== undefined) {
+    const crafted = await craft([header]);
+    crafted.storage.objects.set(`trees/${base.id}`, await sealStream(crafted.point.cipher, 'manifest', crafted.point.id, join2(frame, skippable), 1));
+    crafted.repo.metadataZstd = native;
+    await crafted.repo.readManifest(crafted.point).then(() => assert.unreachable('native read a trailing frame'), (error) => assertCode(error, 'TAMPERED', `trees/${base.id}`, 'skippable frame (native)'));
+  }
+});
 
 test('control: a crafted manifest with safe paths restores, so the cases above reach the path check', async () => {
   await using tmp = await tempDir('bunker-hostile-');

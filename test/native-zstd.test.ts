@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as zlib from 'node:zlib';
-import { nativeZstd } from '../core/host/native-zstd.ts';
+import { KEPT_SCRATCH_BYTES, nativeZstd } from '../core/host/native-zstd.ts';
 import { ZstdCodec } from '../wasm/mod.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
 import { utf8 } from '../core/format/bytes.ts';
@@ -129,12 +129,16 @@ test('a frame cut short after all of its content is refused (Node), and never sp
 });
 
 
-test('a document larger than any chunk (a manifest) is compressed into a buffer of its own, and the chunks after it are unchanged', () => {
+test('a document larger than any chunk (a manifest) is compressed without growing the kept scratch, and the chunks after it are unchanged', () => {
   if (native === undefined) return assert.is(RUNTIME, 'deno', 'only Deno may lack node:zlib zstd');
   const small = text(100 << 10, 8);
   const before = native.compress(small, 3);
+  const kept = native.keptBytes;
+  assert.ok(native.reusesContext ? kept > small.length : kept === 0, `${kept} bytes kept`);
   const large = text(12 << 20, 7);
   const frame = native.compress(large, 3);
+  assert.is(native.keptBytes, kept, 'the scratch is not grown for a 12 MiB document');
+  assert.ok(native.keptBytes <= KEPT_SCRATCH_BYTES);
   assert.is(frame.byteLength, frame.buffer.byteLength, 'a buffer of exactly the frame');
   assert.ok(frame.length < large.length / 4, 'text compresses');
   assert.equal(wasm.decompress(frame, large.length), large);

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { argon2id } from 'hash-wasm';
 import { aesGcmCipher } from '../core/crypto/cipher.ts';
 import { hkdf } from '../core/crypto/kdf.ts';
-import { discard, fromHex, toHex, utf8 } from '../core/format/bytes.ts';
+import { discard, fromHex, isLowerHex, readU32be, toHex, utf8 } from '../core/format/bytes.ts';
 
 test('Argon2id: reference implementation vector (phc-winner-argon2 src/test.c, v=19 t=2 m=2^16 p=1)', async () => {
   const out = await argon2id({ password: 'password', salt: 'somesalt', iterations: 2, memorySize: 65536, parallelism: 1, hashLength: 32, outputType: 'hex' });
@@ -42,6 +42,18 @@ test('hex: every byte value round-trips; uppercase, odd length, non-hex and non-
     assert.is(toHex(bytes), reference(bytes), `length ${length}`);
   }
   assert.is(toHex(all.subarray(250, 253)), 'fafbfc');
+  const id = 'ab'.repeat(32);
+  assert.ok(isLowerHex(id, 64));
+  for (const bad of [id.slice(1), id + 'a', id.slice(0, 63) + 'A', id.slice(0, 63) + 'g', id.slice(0, 63) + '\u0130', id.slice(0, 63) + '\u0100', 42, undefined]) {
+    assert.not.ok(isLowerHex(bad, 64), JSON.stringify(bad));
+  }
+});
+
+test('readU32be: big-endian, unsigned, on a view with an offset; refuses offsets past the end, negative or not whole', () => {
+  const view = Uint8Array.from([9, 0xff, 0xfe, 0xfd, 0xfc, 1, 2, 3, 4]).subarray(1);
+  assert.is(readU32be(view, 0), 0xfffefdfc);
+  assert.is(readU32be(view, 4), 0x01020304);
+  for (const offset of [5, -1, 0.5, Number.NaN]) assert.throws(() => readU32be(view, offset), RangeError, String(offset));
   for (const bad of ['0A', 'abc', '0g', 'zz', '0\u0130', '\u0130\u0130', ' 0']) {
     assert.throws(() => fromHex(bad), /expected lowercase hex/, JSON.stringify(bad));
   }

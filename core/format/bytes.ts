@@ -62,7 +62,7 @@ for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
 /** True when `value` is exactly `digits` lowercase hex digits (checked per id by the ten thousand: no regex). */
 export function isLowerHex(value: unknown, digits: number): value is string {
   if (typeof value !== 'string' || value.length !== digits) return false;
-  for (let i = 0; i < digits; i++) if ((HEX_VALUE[value.charCodeAt(i) & 0xffff] ?? -1) < 0) return false;
+  for (let i = 0; i < digits; i++) if ((HEX_VALUE[value.charCodeAt(i)] ?? -1) < 0) return false;
   return true;
 }
 
@@ -122,7 +122,7 @@ export function readU16be(bytes: Uint8Array, offset: number): number {
 
 /** Big-endian u32 at `offset`; RangeError past the end (as DataView), without a DataView per call. */
 export function readU32be(bytes: Uint8Array, offset: number): number {
-  if (!(offset >= 0 && offset + 4 <= bytes.length)) throw new RangeError('offset is outside the bounds of the buffer');
+  if (!(Number.isInteger(offset) && offset >= 0 && offset + 4 <= bytes.length)) throw new RangeError('offset is outside the bounds of the buffer');
   return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
 }
 

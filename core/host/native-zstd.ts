@@ -18,6 +18,8 @@ import * as zlib from 'node:zlib';
 export interface NativeZstd {
   /** True when a context is kept between calls, false on the one-shot fallback. */
   readonly reusesContext: boolean;
+  /** Bytes of compression scratch kept between calls (at most KEPT_SCRATCH_BYTES). */
+  readonly keptBytes: number;
   /** One zstd frame of `data` at `level`, in a buffer of its own. */
   compress(data: Uint8Array, level: number): Uint8Array;
   /** Decodes one frame that must hold exactly `rawLength` bytes; throws otherwise. */
@@ -71,7 +73,7 @@ class Context {
 }
 
 /** The largest compression scratch buffer a thread keeps: room for a 4 MiB chunk (the default maximum) and more. */
-const KEPT_SCRATCH_BYTES = 8 * 1024 * 1024;
+export const KEPT_SCRATCH_BYTES = 8 * 1024 * 1024;
 
 /** zstd's ZSTD_COMPRESSBOUND: no frame of `size` bytes is longer. */
 function compressBound(size: number): number {
@@ -81,6 +83,7 @@ function compressBound(size: number): number {
 function oneShot(): NativeZstd {
   return {
     reusesContext: false,
+    keptBytes: 0,
     compress: (data, level) => new Uint8Array(zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } })),
     decompress(frame, rawLength) {
       let out: Uint8Array;
@@ -127,6 +130,9 @@ export function nativeZstd(): NativeZstd | undefined {
   decompressor = probe;
   return {
     reusesContext: true,
+    get keptBytes() {
+      return scratch.length;
+    },
     compress(data, level) {
       // Room for the worst case and one byte more, so that a finished frame always leaves some.
       const room = compressBound(data.length) + 1;

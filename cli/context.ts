@@ -67,7 +67,8 @@ export async function openRepository(options: RepoOptions, io: Io, { createIfMis
 
 /**
  * Compression on worker threads: BUNKER_WORKERS (default: one per CPU; 0 = inline on the main
- * thread) and BUNKER_ZSTD=wasm|native (default native where usable, see worker-codec-pool.ts; frames are identical).
+ * thread) and BUNKER_ZSTD=wasm|native (default native where usable, see worker-codec-pool.ts),
+ * which also chooses the zstd that reads and writes metadata on this thread.
  */
 export function useWorkers(repo: Repository, env: Io['env']): void {
   const workers = env.BUNKER_WORKERS === undefined ? defaultWorkerCount() : Number(env.BUNKER_WORKERS);

@@ -4,6 +4,7 @@
  * latency at a time. Bounded by entry count and bytes, so memory stays flat.
  */
 import type { SourceEntry } from './source.ts';
+import { ByteRing, type RingSlice } from './byte-ring.ts';
 
 export interface Prefetched {
   readonly entry: SourceEntry;
@@ -26,13 +27,14 @@ export interface PrefetchOptions {
   readonly sequential?: boolean;
 }
 
-async function readWhole(entry: SourceEntry): Promise<Uint8Array | Error> {
+/** Reads a file whole, into `into` (entry.size + 1 bytes) when given and the file still fits. */
+async function readWhole(entry: SourceEntry, into: Uint8Array | undefined): Promise<Uint8Array | Error> {
   try {
-    if (entry.readAll) return await entry.readAll();
+    if (entry.readAll) return await entry.readAll(into);
     const reader = await entry.open!();
     try {
       // One byte more than expected, to notice a file that grew since it was listed.
-      let buffer = new Uint8Array(entry.size + 1);
+      let buffer = into ?? new Uint8Array(entry.size + 1);
       let length = 0;
       for (;;) {
         if (length === buffer.length) {
@@ -60,7 +62,10 @@ export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: Pr
     return;
   }
   const iterator = entries[Symbol.asyncIterator]();
-  const queue: { item: Prefetched; bytes: number }[] = [];
+  const queue: { item: Prefetched; bytes: number; slice?: RingSlice }[] = [];
+  // Content is read into one ring: what is queued, plus the entry being consumed and the room
+  // lost when an allocation wraps around, each at most one small file (and its extra byte).
+  const ring = new ByteRing(options.maxBytes + 3 * (options.smallFileBytes + 1));
   let queuedBytes = 0;
   let isDone = false;
   let pending: Promise<void> | undefined;
@@ -78,7 +83,9 @@ export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: Pr
       const isSmall = entry.type === 'file' && entry.open !== undefined && entry.size <= options.smallFileBytes;
       const willRead = isSmall && options.shouldRead(entry);
       const bytes = willRead ? entry.size : 0;
-      queue.push({ item: willRead ? { entry, content: readWhole(entry), willRead } : isSmall ? { entry, willRead } : { entry }, bytes });
+      const slice = willRead ? ring.take(entry.size + 1) : undefined;
+      const item: Prefetched = willRead ? { entry, content: readWhole(entry, slice?.bytes), willRead } : isSmall ? { entry, willRead } : { entry };
+      queue.push({ item, bytes, ...(slice ? { slice } : {}) });
       queuedBytes += bytes;
       wake?.();
     }
@@ -99,6 +106,9 @@ export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: Pr
       pending ??= pull().finally(() => (pending = undefined));
       pending.catch(() => undefined);
       yield head.item;
+      // The consumer is done with it once it asks for the next entry. A read the consumer did not
+      // wait for still holds its range until it ends: no other file may be read into it before.
+      if (head.slice) void head.item.content!.then(() => head.slice!.release());
     }
   } finally {
     await iterator.return?.();

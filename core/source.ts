@@ -21,8 +21,12 @@ export interface SourceEntry {
   readonly target?: string;
   /** Files only. */
   open?(): Promise<FileReader>;
-  /** Files only, optional: the whole content at once, for small files (a host may do it in fewer calls). */
-  readAll?(): Promise<Uint8Array>;
+  /**
+   * Files only, optional: the whole content at once, for small files (a host may do it in fewer
+   * calls). Given `into` (at least size + 1 bytes), the content is read into it and a view of it
+   * returned, unless the file grew past it.
+   */
+  readAll?(into?: Uint8Array): Promise<Uint8Array>;
 }
 
 export interface Source {

@@ -130,10 +130,10 @@ async function openFile(path: string): Promise<FileReader> {
  * Reads a small file whole: one read of size+1 bytes usually returns everything (a short read of
  * a regular file means its end), so most files cost open, read, close.
  */
-async function readAll(path: string, size: number): Promise<Uint8Array> {
+async function readAll(path: string, size: number, into: Uint8Array | undefined): Promise<Uint8Array> {
   const fd = await openFd(path);
   try {
-    let buffer = new Uint8Array(size + 1);
+    let buffer = into !== undefined && into.length > size ? into : new Uint8Array(size + 1);
     let length = await readFd(fd, buffer);
     if (length <= size) return buffer.subarray(0, length);
     // It grew since it was listed: read on to the end.
@@ -250,7 +250,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
         yield* walk(child.path, child.relative, child.stat, [...depthKey, child.name], list.ahead.get(child.name));
       }
     } else if (st.isFile()) {
-      yield { ...base, type: 'file', size: Number(st.size), open: () => openFile(path), readAll: () => readAll(path, Number(st.size)) };
+      yield { ...base, type: 'file', size: Number(st.size), open: () => openFile(path), readAll: (into) => readAll(path, Number(st.size), into) };
     } else if (st.isSymbolicLink()) {
       try {
         yield { ...base, type: 'symlink', size: 0, target: await readlink(path) };

@@ -51,6 +51,19 @@ test('files across chunk boundaries and larger than the maximum chunk', async ()
   assert.ok(result.stats.chunksNew > 30, `expected many chunks, got ${result.stats.chunksNew}`);
 });
 
+test('large files whose directory is queued on the writer thread behind many small files', async () => {
+  // Restore writes files over 1 MiB itself, and small files and directories on the writer
+  // thread: each large file waits for its own directory there, made in order with the rest.
+  const spec: Record<string, Uint8Array | string> = {};
+  for (let i = 0; i < 200; i++) spec[`small/d${i % 7}/f${i}`] = `small ${i}`;
+  spec['late/deep/big.bin'] = pseudoRandomBytes(1_500_000, 5);
+  for (let i = 0; i < 70; i++) spec[`later/f${i}`] = `after ${i}`;
+  spec['later/sub/big2.bin'] = pseudoRandomBytes(1_200_000, 6);
+  spec['top-big.bin'] = pseudoRandomBytes(1_100_000, 7);
+  const { before, after } = await backupAndRestore(spec);
+  assert.equal(after, before);
+});
+
 test('unicode and odd names', async () => {
   const { before, after } = await backupAndRestore({
     'héllo wörld.txt': 'accents',

@@ -23,6 +23,9 @@ export class FileWriterThread {
   private nextId = 1;
   private readonly inFlight = new Map<number, { resolve(): void; promise: Promise<void> }>();
   private failure: Error | undefined;
+  /** The batch each directory goes out in, until that batch is written. */
+  private readonly directoryBatch = new Map<string, number>();
+  private readonly batchDirectories = new Map<number, string[]>();
 
   constructor() {
     // Its JS allocations are small and short-lived (write requests): a small nursery is enough.
@@ -30,6 +33,8 @@ export class FileWriterThread {
     this.worker.on('message', (reply: WriterReply) => {
       const pending = this.inFlight.get(reply.id);
       this.inFlight.delete(reply.id);
+      for (const path of this.batchDirectories.get(reply.id) ?? []) this.directoryBatch.delete(path);
+      this.batchDirectories.delete(reply.id);
       if (reply.error) {
         this.failure ??= Object.assign(new Error(`${reply.error.message} (${reply.error.path})`), reply.error.code ? { code: reply.error.code } : {});
       }
@@ -59,7 +64,25 @@ export class FileWriterThread {
 
   /** Queues a directory (made 0700; its mode and time are set at commit). */
   directory(path: string): Promise<void> {
+    // The batch being filled is sent under the next id.
+    const batch = this.nextId;
+    this.directoryBatch.set(path, batch);
+    const paths = this.batchDirectories.get(batch);
+    if (paths) paths.push(path);
+    else this.batchDirectories.set(batch, [path]);
     return this.queue({ kind: 'dir', path });
+  }
+
+  /**
+   * Waits until a directory queued here exists (at once for one that is not queued), without
+   * waiting for the files queued after it: a large file written elsewhere needs only its parent.
+   * Throws the first failure of an earlier batch.
+   */
+  async directoryMade(path: string): Promise<void> {
+    const batch = this.directoryBatch.get(path);
+    if (batch !== undefined && batch === this.nextId) await this.send();
+    if (batch !== undefined) await this.inFlight.get(batch)?.promise;
+    if (this.failure) throw this.failure;
   }
 
   symlink(path: string, target: string, time: number): Promise<void> {

@@ -20,6 +20,7 @@ interface Range {
 export class ByteRing {
   readonly #capacity: number;
   #buffer: Uint8Array | undefined;
+  #disposed = false;
   /** Live ranges, oldest first. */
   readonly #ranges: Range[] = [];
 
@@ -38,7 +39,7 @@ export class ByteRing {
   /** `length` bytes (> 0), or undefined when the ring has no contiguous room for them now. */
   take(length: number): RingSlice | undefined {
     if (!Number.isSafeInteger(length) || length <= 0) throw new RangeError('a ring slice must be at least 1 byte');
-    const start = this.#place(length);
+    const start = this.#disposed ? undefined : this.#place(length);
     if (start === undefined) return undefined;
     // Allocated on first use: a run that reads nothing ahead never pays for it.
     this.#buffer ??= new Uint8Array(this.#capacity);
@@ -52,6 +53,12 @@ export class ByteRing {
         while (this.#ranges[0]?.released === true) this.#ranges.shift();
       },
     };
+  }
+
+  /** Lets the buffer go; slices already taken stay valid, and no more are given. */
+  dispose(): void {
+    this.#disposed = true;
+    this.#buffer = undefined;
   }
 
   #place(length: number): number | undefined {

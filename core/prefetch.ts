@@ -8,7 +8,10 @@ import { ByteRing, type RingSlice } from './byte-ring.ts';
 
 export interface Prefetched {
   readonly entry: SourceEntry;
-  /** The whole content, for small files selected for reading; an Error if reading failed. */
+  /**
+   * The whole content, for small files selected for reading; an Error if reading failed. It may
+   * lie in a buffer reused for later files: valid until the consumer asks for the next entry.
+   */
   readonly content?: Promise<Uint8Array | Error>;
   /** shouldRead's answer, for the small files it was asked about (the consumer need not ask again). */
   readonly willRead?: boolean;
@@ -64,29 +67,38 @@ export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: Pr
   const iterator = entries[Symbol.asyncIterator]();
   const queue: { item: Prefetched; bytes: number; slice?: RingSlice }[] = [];
   // Content is read into one ring: what is queued, plus the entry being consumed and the room
-  // lost when an allocation wraps around, each at most one small file (and its extra byte).
-  const ring = new ByteRing(options.maxBytes + 3 * (options.smallFileBytes + 1));
+  // lost when an allocation wraps around, each at most one small file, and each range's extra byte.
+  const ring = new ByteRing(options.maxBytes + 3 * (options.smallFileBytes + 1) + options.maxEntries);
   let queuedBytes = 0;
   let isDone = false;
+  /** Where the source's walk failed: thrown to the consumer after the entries queued before it. */
+  let failure: { error: unknown } | undefined;
   let pending: Promise<void> | undefined;
   /** Set while the consumer waits on an empty queue: it goes on as soon as one entry is in. */
   let wake: (() => void) | undefined;
 
   const pull = async (): Promise<void> => {
-    while (!isDone && queue.length < options.maxEntries && queuedBytes < options.maxBytes) {
-      const next = await iterator.next();
-      if (next.done) {
-        isDone = true;
-        break;
+    try {
+      while (!isDone && queue.length < options.maxEntries && queuedBytes < options.maxBytes) {
+        const next = await iterator.next();
+        if (next.done) {
+          isDone = true;
+          break;
+        }
+        const entry = next.value;
+        const isSmall = entry.type === 'file' && entry.open !== undefined && entry.size <= options.smallFileBytes;
+        const willRead = isSmall && options.shouldRead(entry);
+        const bytes = willRead ? entry.size : 0;
+        // A size that is not a byte count (a foreign source's) gets no range: its read fails on its own.
+        const slice = willRead && Number.isSafeInteger(entry.size) && entry.size >= 0 ? ring.take(entry.size + 1) : undefined;
+        const item: Prefetched = willRead ? { entry, content: readWhole(entry, slice?.bytes), willRead } : isSmall ? { entry, willRead } : { entry };
+        queue.push({ item, bytes, ...(slice ? { slice } : {}) });
+        queuedBytes += bytes;
+        wake?.();
       }
-      const entry = next.value;
-      const isSmall = entry.type === 'file' && entry.open !== undefined && entry.size <= options.smallFileBytes;
-      const willRead = isSmall && options.shouldRead(entry);
-      const bytes = willRead ? entry.size : 0;
-      const slice = willRead ? ring.take(entry.size + 1) : undefined;
-      const item: Prefetched = willRead ? { entry, content: readWhole(entry, slice?.bytes), willRead } : isSmall ? { entry, willRead } : { entry };
-      queue.push({ item, bytes, ...(slice ? { slice } : {}) });
-      queuedBytes += bytes;
+    } catch (error) {
+      failure = { error };
+      isDone = true;
       wake?.();
     }
   };
@@ -97,20 +109,24 @@ export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: Pr
         pending ??= pull().finally(() => (pending = undefined));
         await Promise.race([pending, new Promise<void>((resolve) => (wake = resolve))]);
         wake = undefined;
-        if (queue.length === 0 && isDone) return;
+        if (queue.length === 0 && isDone) {
+          if (failure) throw failure.error;
+          return;
+        }
         continue;
       }
       const head = queue.shift()!;
       queuedBytes -= head.bytes;
       // Keep walking and reading while the consumer works on this entry.
       pending ??= pull().finally(() => (pending = undefined));
-      pending.catch(() => undefined);
       yield head.item;
       // The consumer is done with it once it asks for the next entry. A read the consumer did not
       // wait for still holds its range until it ends: no other file may be read into it before.
       if (head.slice) void head.item.content!.then(() => head.slice!.release());
     }
   } finally {
+    // The ring is let go now, not when the backup drops this generator; reads still running keep their ranges.
+    ring.dispose();
     await iterator.return?.();
   }
 }

@@ -38,6 +38,15 @@ test('ring: ranges never overlap a live one, wrap around, and come back oldest f
   assert.is(ring.take(100)!.bytes.length, 100);
 });
 
+test('ring: once disposed, no more ranges; those taken keep their bytes', () => {
+  const ring = new ByteRing(10);
+  const slice = ring.take(4)!;
+  slice.bytes.set([1, 2, 3, 4]);
+  ring.dispose();
+  assert.is(ring.take(1), undefined);
+  assert.equal([...slice.bytes], [1, 2, 3, 4]);
+});
+
 test('ring: a range larger than the ring, or empty, is refused', () => {
   const ring = new ByteRing(10);
   assert.is(ring.take(11), undefined);
@@ -56,9 +65,11 @@ test('ring: random take/release never hands out a byte twice', () => {
       live.splice(Math.floor(random() * live.length), 1)[0]!.release();
       continue;
     }
-    const slice = ring.take(1 + Math.floor(random() * 300));
+    const length = 1 + Math.floor(random() * 300);
+    const slice = ring.take(length);
     if (slice === undefined) continue;
     taken++;
+    assert.is(slice.bytes.length, length);
     for (const other of live) assert.not.ok(overlaps(slice.bytes, other.bytes), `overlap at step ${i}`);
     live.push(slice);
   }
@@ -141,6 +152,43 @@ test('read-ahead: a file that grew past its ring range comes back whole', async 
   const items = [];
   for await (const item of prefetch(entries(), { smallFileBytes: 100, maxEntries: 8, maxBytes: 200, shouldRead: () => true })) items.push(await item.content);
   assert.equal(items, [grown]);
+});
+
+test('read-ahead: an error from the walk reaches the consumer after the entries before it', async () => {
+  const files = slowFiles(5, 10);
+  async function* entries() {
+    yield* files.entries;
+    throw new Error('the disk went away');
+  }
+  const seen: string[] = [];
+  const walk = prefetch(entries(), { smallFileBytes: 100, maxEntries: 8, maxBytes: 200, shouldRead: () => true });
+  const error = await (async () => {
+    for await (const item of walk) {
+      seen.push(item.entry.path);
+      // A slow consumer: the walk has failed in the background by the time it asks again.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      for (const open of files.gates.values()) open();
+    }
+  })().then(() => undefined, (e: unknown) => e);
+  assert.equal(seen, ['f0', 'f1', 'f2', 'f3', 'f4']);
+  assert.match(String(error), 'the disk went away');
+});
+
+test('read-ahead: an entry whose size is not a byte count is still handed out', async () => {
+  const odd: SourceEntry = { path: 'odd', type: 'file', mode: 0o644, mtimeMs: 0, size: -1, open: () => Promise.reject(new Error('unreadable')) };
+  const files = slowFiles(2, 10);
+  async function* entries() {
+    yield files.entries[0]!;
+    yield odd;
+    yield files.entries[1]!;
+  }
+  const seen: string[] = [];
+  for await (const item of prefetch(entries(), { smallFileBytes: 100, maxEntries: 8, maxBytes: 200, shouldRead: () => true })) {
+    seen.push(item.entry.path);
+    for (const open of files.gates.values()) open();
+    if (item.entry.path === 'odd') assert.instance(await item.content, Error);
+  }
+  assert.equal(seen, ['f0', 'odd', 'f1']);
 });
 
 test('fs source: a small file is read into the range given, and past it when it grew since it was listed', async () => {

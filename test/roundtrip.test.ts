@@ -64,6 +64,22 @@ test('large files whose directory is queued on the writer thread behind many sma
   assert.equal(after, before);
 });
 
+test('a source whose walk fails part-way fails the backup, and no point is written', async () => {
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const source: Source = {
+    sources: ['/mem'],
+    host: 'test',
+    async *entries() {
+      yield { path: 'd', type: 'dir', mode: 0o755, mtimeMs: 1_700_000_000_000, size: 0 };
+      for (let i = 0; i < 20; i++) yield { path: `d/f${i}`, type: 'file', mode: 0o644, mtimeMs: 1_700_000_000_000, size: 5, open: async () => bytesReader(new TextEncoder().encode(`f${i}!!`)) };
+      throw new Error('listing failed: input/output error');
+    },
+  };
+  const error = await backup(repo, source, { series: 's', encrypt: false, compressionLevel: 3 }).then(() => undefined, (e: unknown) => e);
+  assert.match(String(error), 'input/output error');
+  assert.equal(await repo.listPoints(), []);
+});
+
 test('unicode and odd names', async () => {
   const { before, after } = await backupAndRestore({
     'héllo wörld.txt': 'accents',

@@ -29,6 +29,10 @@ export interface SealedChunk {
   readonly blob?: Uint8Array;
 }
 
+/**
+ * The chunk's payload: `data` itself (codec 0) or a zstd frame (codec 1). The sealer encrypts it
+ * before compressing anything else, so a frame may be a view of the compressor's scratch memory.
+ */
 export type CompressFunction = (data: Uint8Array, level: number | undefined) => { codec: ChunkCodec; payload: Uint8Array };
 
 /** Milliseconds spent per stage of sealing, summed over a batch's chunks (`--profile`). */
@@ -52,7 +56,7 @@ export type SealFunction = (data: Uint8Array, nonceCounter: number, timings?: Se
  */
 export interface SealPrimitives {
   chunkId(data: Uint8Array): Promise<Uint8Array> | Uint8Array;
-  /** blob = nonce ‖ AEAD(payload) for the chunk (FORMAT.md §7). */
+  /** blob = nonce ‖ AEAD(payload) for the chunk (FORMAT.md §7). Reads `payload` before it returns: the caller may reuse it then. */
   seal(nonceCounter: number, chunkId: Uint8Array, codec: ChunkCodec, rawLength: number, payload: Uint8Array): Promise<Uint8Array> | Uint8Array;
 }
 
@@ -80,8 +84,9 @@ export async function chunkSealer(keys: SealKeys, compress: CompressFunction, is
     const compressing = performance.now();
     const { codec, payload } = compress(data, keys.level);
     if (timings) timings.compress += performance.now() - compressing;
+    // Called at once, with no await in between: seal() takes its input before it returns.
     const blob = await timeStep(timings, 'encrypt', () => seal(nonceCounter, idBytes, codec, data.length, payload));
-    // A compressed payload is the compressor's fresh output, copied into the blob: freed now.
+    // A compressed payload of its own (not a view of scratch memory) is freed now.
     if (codec === 1) discard(payload);
     return { id, codec, rawLength: data.length, blob };
   };

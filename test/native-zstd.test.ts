@@ -146,4 +146,27 @@ test('a document larger than any chunk (a manifest) is compressed without growin
   assert.equal(native.compress(small, 3), before);
 });
 
+test('a borrowed frame is the same bytes, valid until the next call; compress() always gives a buffer of its own', () => {
+  if (native === undefined) return assert.is(RUNTIME, 'deno', 'only Deno may lack node:zlib zstd');
+  const a = text(300 << 10, 11);
+  const b = text(200 << 10, 12);
+  const own = native.compress(a, 3);
+  assert.is(own.byteLength, own.buffer.byteLength, 'compress: a buffer of exactly the frame');
+  const borrowed = native.compressBorrowed(a, 3);
+  assert.equal(borrowed, own);
+  assert.equal(native.decompress(borrowed, a.length), a);
+  const copy = borrowed.slice();
+  const next = native.compressBorrowed(b, 3);
+  if (native.reusesContext) {
+    assert.is(next.buffer, borrowed.buffer, 'the same scratch memory');
+    assert.not.equal(borrowed, copy, 'the earlier view now holds the next frame');
+  }
+  assert.equal(native.decompress(next.slice(), b.length), b);
+  // Owned frames are not overwritten by later calls.
+  const ownB = native.compress(b, 3);
+  native.compressBorrowed(a, 3);
+  assert.equal(native.decompress(ownB, b.length), b);
+  assert.equal(own, copy);
+});
+
 test.run();

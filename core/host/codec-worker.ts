@@ -34,13 +34,21 @@ export type CodecReply =
   | { id: number; error: string };
 
 interface Codec {
+  /** A payload of its own, to hand over (the 'compress' request). */
   compress(data: Uint8Array, level: number | undefined): { codec: 0 | 1; payload: Uint8Array };
+  /** For sealing, which encrypts the payload at once: it may be a view valid until the next call. */
+  compressToSeal(data: Uint8Array, level: number | undefined): { codec: 0 | 1; payload: Uint8Array };
   decompress(frame: Uint8Array, rawLength: number): Uint8Array;
 }
 
 /** The chunk policy (core/compression.ts) over either zstd: native or the WASM build. */
 function codecOf(zstd: NativeZstd | ZstdCodec): Codec {
-  return { compress: (data, level) => compressChunk(zstd, data, level), decompress: (frame, rawLength) => zstd.decompress(frame, rawLength) };
+  const borrowing = 'compressBorrowed' in zstd ? { compress: (data: Uint8Array, level: number) => zstd.compressBorrowed(data, level) } : zstd;
+  return {
+    compress: (data, level) => compressChunk(zstd, data, level),
+    compressToSeal: (data, level) => compressChunk(borrowing, data, level),
+    decompress: (frame, rawLength) => zstd.decompress(frame, rawLength),
+  };
 }
 
 const native = (workerData as { native?: boolean } | undefined)?.native === true ? nativeZstd() : undefined;
@@ -64,7 +72,7 @@ parentPort!.on('message', async (request: CodecRequest) => {
     if (request.op === 'crash') process.exit(70);
     if (request.op === 'run') {
       const known = new ChunkIdSet(new Uint8Array(request.known));
-      runs.set(request.run, await chunkSealer(request.keys, codec.compress, (_id, idBytes) => known.has(idBytes), await nodeSealPrimitives(request.keys)));
+      runs.set(request.run, await chunkSealer(request.keys, codec.compressToSeal, (_id, idBytes) => known.has(idBytes), await nodeSealPrimitives(request.keys)));
       parentPort!.postMessage({ id: request.id, done: true } satisfies CodecReply);
       return;
     }

@@ -22,6 +22,11 @@ export interface NativeZstd {
   readonly keptBytes: number;
   /** One zstd frame of `data` at `level`, in a buffer of its own. */
   compress(data: Uint8Array, level: number): Uint8Array;
+  /**
+   * The same frame, possibly as a view of this thread's scratch buffer: valid only until the
+   * next call. Saves a copy and a fresh buffer per chunk where the frame is consumed at once.
+   */
+  compressBorrowed(data: Uint8Array, level: number): Uint8Array;
   /** Decodes one frame that must hold exactly `rawLength` bytes; throws otherwise. */
   decompress(frame: Uint8Array, rawLength: number): Uint8Array;
 }
@@ -81,10 +86,12 @@ function compressBound(size: number): number {
 }
 
 function oneShot(): NativeZstd {
+  const compress = (data: Uint8Array, level: number) => new Uint8Array(zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }));
   return {
     reusesContext: false,
     keptBytes: 0,
-    compress: (data, level) => new Uint8Array(zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } })),
+    compress,
+    compressBorrowed: compress,
     decompress(frame, rawLength) {
       let out: Uint8Array;
       try {
@@ -128,34 +135,40 @@ export function nativeZstd(): NativeZstd | undefined {
   };
 
   decompressor = probe;
+  const compressBorrowed = (data: Uint8Array, level: number): Uint8Array => {
+    // Room for the worst case and one byte more, so that a finished frame always leaves some.
+    const room = compressBound(data.length) + 1;
+    // Chunks reuse one scratch buffer; a document larger than any chunk (a manifest) gets
+    // one of its own, so the thread does not keep tens of MB after it.
+    const kept = room <= KEPT_SCRATCH_BYTES;
+    if (kept && scratch.length < room) scratch = new Uint8Array(room);
+    const out = kept ? scratch : new Uint8Array(room);
+    const context = compressContext(level);
+    let left: { outputLeft: number; inputLeft: number };
+    try {
+      left = context.write(data, out, room);
+    } catch (error) {
+      dropCompressor();
+      throw error;
+    }
+    // With that room, zstd ends the frame in one call.
+    if (left.outputLeft === 0 || left.inputLeft !== 0) {
+      dropCompressor();
+      throw new Error('internal error: zstd did not finish a frame within its bound');
+    }
+    const length = room - left.outputLeft;
+    return kept ? out.subarray(0, length) : new Uint8Array(out.buffer.transfer(length));
+  };
+
   return {
     reusesContext: true,
     get keptBytes() {
       return scratch.length;
     },
+    compressBorrowed,
     compress(data, level) {
-      // Room for the worst case and one byte more, so that a finished frame always leaves some.
-      const room = compressBound(data.length) + 1;
-      // Chunks reuse one scratch buffer; a document larger than any chunk (a manifest) gets
-      // one of its own, so the thread does not keep tens of MB after it.
-      const kept = room <= KEPT_SCRATCH_BYTES;
-      if (kept && scratch.length < room) scratch = new Uint8Array(room);
-      const out = kept ? scratch : new Uint8Array(room);
-      const context = compressContext(level);
-      let left: { outputLeft: number; inputLeft: number };
-      try {
-        left = context.write(data, out, room);
-      } catch (error) {
-        dropCompressor();
-        throw error;
-      }
-      // With that room, zstd ends the frame in one call.
-      if (left.outputLeft === 0 || left.inputLeft !== 0) {
-        dropCompressor();
-        throw new Error('internal error: zstd did not finish a frame within its bound');
-      }
-      const length = room - left.outputLeft;
-      return kept ? out.slice(0, length) : new Uint8Array(out.buffer.transfer(length));
+      const frame = compressBorrowed(data, level);
+      return frame.buffer === scratch.buffer ? frame.slice() : frame;
     },
     decompress(frame, rawLength) {
       decompressor ??= Context.open(new zlib.ZstdDecompress());

@@ -5,9 +5,10 @@
  * HTTP chunks, and a Deno server spends CPU on each (300 MiB to a Deno `bunker serve`: 23 s
  * with fetch, 3.5 s with node:http writing 1 MiB chunks; either way the client stays near
  * 175 MiB resident).
+ *
+ * node:http and node:https are loaded on the first upload, not with the CLI: importing node:http
+ * as a module loads Node's bundled undici (~30 ms), and every command would pay for it.
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { BunkerError, isBunkerError } from '../core/mod.ts';
 import { concatBytes } from '../core/format/bytes.ts';
@@ -81,17 +82,17 @@ export async function streamUpload(request: UploadRequest): Promise<UploadAnswer
   });
   const headers = { authorization: `Bearer ${request.token}`, 'content-type': request.contentType, accept: 'application/json' };
   try {
-    return await send(request, body, headers);
+    return await send(request, body, headers, request.url.protocol === 'https:' ? (await import('node:https')).request : (await import('node:http')).request);
   } catch (error) {
     if (bodyFailure !== undefined) throw bodyFailure;
     throw isBunkerError(error) ? error : unreachable(request.url, error);
   }
 }
 
-function send(request: UploadRequest, body: ReadableStream<Uint8Array>, headers: Record<string, string>): Promise<UploadAnswer> {
+function send(request: UploadRequest, body: ReadableStream<Uint8Array>, headers: Record<string, string>, httpRequest: typeof import('node:http').request): Promise<UploadAnswer> {
   return new Promise<UploadAnswer>((resolve, reject) => {
     let isAnswered = false;
-    const req = (request.url.protocol === 'https:' ? httpsRequest : httpRequest)(request.url, { method: request.method, headers: { ...headers, 'transfer-encoding': 'chunked' } });
+    const req = httpRequest(request.url, { method: request.method, headers: { ...headers, 'transfer-encoding': 'chunked' } });
     const source = Readable.fromWeb(body as never);
     req.on('response', (response) => {
       isAnswered = true;

@@ -17,7 +17,8 @@ import { MANIFEST_VERSION, type ManifestEntry } from './manifest.ts';
 import { TreeWriter } from './tree-writer.ts';
 import { BLOB_OVERHEAD_BYTES, PACK_HEADER_BYTES, packKey, PackBuilder } from './repo/pack.ts';
 import { type PointBody, type PointEncryption, type PointRecord, type PointStats, POINT_MAGIC, POINT_VERSION, pointKey } from './repo/recovery-point.ts';
-import { encodeRunIndex, type IndexEntry, indexKey } from './repo/run-index.ts';
+import { encodeRunIndex, indexKey } from './repo/run-index.ts';
+import { ChunkIndex } from './repo/chunk-index.ts';
 import { type Repository, seriesContext, type SeriesContext, type UnlockedPoint } from './repository.ts';
 import type { BatchItem, RunSealer } from './chunk-sealer.ts';
 import type { FileReader, Source, SourceEntry } from './source.ts';
@@ -137,7 +138,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   const firstEntry = source.sequential === true ? undefined : sourceEntries.next();
   firstEntry?.catch(() => undefined);
   let parent: PointRecord | undefined, unlockedParent: UnlockedPoint | undefined, keys: RunKeys, kms: PointKms | undefined;
-  let parentIndex: ReadonlyMap<string, IndexEntry> = new Map();
+  let parentIndex = new ChunkIndex();
   const parentFiles = new Map<string, ManifestEntry>();
   try {
     parent = (await repo.listPoints(options.series)).at(-1);
@@ -159,7 +160,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
 
   const runId = randomId();
   const pointId = randomId();
-  const newIndex = new Map<string, IndexEntry>();
+  const newIndex = new ChunkIndex();
   const { chunker } = keys.series;
   const maxChunk = chunker.params.maxBytes;
   // Batches in flight: enough to keep every sealing thread busy while the next batch fills.
@@ -216,7 +217,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     ...(keys.series.chunkIdKey ? { chunkIdKey: keys.series.chunkIdKey } : {}),
     ...(keys.dek ? { dataKey: keys.dek } : {}),
     level: options.compressionLevel,
-  }, new Set(parentIndex.keys())));
+  }, parentIndex));
 
   // Chunks travel in batches (one buffer, many small chunks), so a tree of small files costs
   // one message per batch, not per file. Each slot says where a chunk's id belongs.

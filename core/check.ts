@@ -9,7 +9,8 @@ import { bytesEqual, discard } from './format/bytes.ts';
 import type { KeyResolver } from './key-resolver.ts';
 import { PACK_HEADER_BYTES, PACK_MAGIC, packKey } from './repo/pack.ts';
 import { type PointRecord, pointKey } from './repo/recovery-point.ts';
-import { type IndexEntry, indexKey } from './repo/run-index.ts';
+import { indexKey } from './repo/run-index.ts';
+import type { ChunkIndex, IndexEntry } from './repo/chunk-index.ts';
 import { RunIndexCache } from './repo/run-index-cache.ts';
 import type { Manifest } from './manifest.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
@@ -72,7 +73,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       if (left === 0) runIndexes.drop(run);
     }
   };
-  type Loaded = { unlocked: UnlockedPoint; manifest: Manifest; index: Map<string, IndexEntry> };
+  type Loaded = { unlocked: UnlockedPoint; manifest: Manifest; index: ChunkIndex };
   let stopped = false;
   // One point after the other, so that the point to check next is never slowed by parsing a later one.
   const load = (point: PointRecord, after: Promise<Loaded> | undefined): Promise<Loaded> => {

@@ -5,6 +5,14 @@
  */
 const ID_BYTES = 32;
 
+/** The table slot of the id at `bytes[at..]`, for a table of `mask + 1` slots (a power of two). */
+export function idSlot(bytes: Uint8Array, at: number, mask: number): number {
+  // Ids are keyed MACs or hashes, so their bytes are uniform; two words mixed spread any prefix.
+  const a = (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+  const b = (bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16) | (bytes[at + 7]! << 24)) >>> 0;
+  return (Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b) >>> 0) & mask;
+}
+
 export class ChunkIdSet {
   private readonly ids: Uint8Array;
   /** Slot → id index + 1; 0 is empty. At most half full, so probes stay short. */
@@ -40,11 +48,8 @@ export class ChunkIdSet {
     }
   }
 
-  // Ids are keyed MACs or hashes, so their bytes are uniform; two words mixed spread any prefix.
   private slotOf(bytes: Uint8Array, at: number): number {
-    const a = (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
-    const b = (bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16) | (bytes[at + 7]! << 24)) >>> 0;
-    return (Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b) >>> 0) & this.mask;
+    return idSlot(bytes, at, this.mask);
   }
 
   private matches(index: number, id: Uint8Array): boolean {

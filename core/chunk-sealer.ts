@@ -106,7 +106,7 @@ export interface RunSealer {
   close(): Promise<void>;
 }
 
-export async function inlineRunSealer(keys: SealKeys, compress: CompressFunction, known: ReadonlySet<string>): Promise<RunSealer> {
+export async function inlineRunSealer(keys: SealKeys, compress: CompressFunction, known: { has(id: string): boolean }): Promise<RunSealer> {
   const seal = await chunkSealer(keys, compress, (id) => known.has(id));
   return {
     async sealBatch(buffer, items) {

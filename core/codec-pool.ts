@@ -18,6 +18,13 @@ export interface CompressResult {
   readonly buffer: Uint8Array;
 }
 
+/** The chunk ids a run need not store again (the parent's): a ChunkIndex, or a Set in tests. */
+export interface KnownChunks {
+  has(id: string): boolean;
+  /** Every id, 32 bytes each. */
+  idBytes(): Uint8Array;
+}
+
 export interface ChunkCodecPool {
   /** Number of threads doing the work (1 for inline). */
   readonly threads: number;
@@ -26,7 +33,7 @@ export interface ChunkCodecPool {
   /** Decompresses one zstd frame into exactly `rawLength` bytes; throws if it does not fit. */
   decompress(frame: Uint8Array, rawLength: number): Promise<Uint8Array>;
   /** Starts sealing for one backup run; `known` chunk ids are hashed but not stored again. */
-  startRun(keys: SealKeys, known: ReadonlySet<string>): Promise<RunSealer>;
+  startRun(keys: SealKeys, known: KnownChunks): Promise<RunSealer>;
   /** Starts opening chunks of one point, whose runs' keys are given; with `verify`, ids are recomputed. */
   startOpen(runKeys: RunKeys, verify?: IdKeys): Promise<PointOpener>;
   close(): Promise<void>;

@@ -14,7 +14,8 @@ import { type Manifest, parseManifest } from './manifest.ts';
 import { CONFIG_KEY, encodeConfig, newRepositoryConfig, parseConfig, type RepositoryConfig } from './repo/config.ts';
 import { verifyDocumentMac } from './format/document.ts';
 import { parsePoint, pointKey, type PointRecord } from './repo/recovery-point.ts';
-import { type IndexEntry, indexKey, parseRunIndex } from './repo/run-index.ts';
+import { indexKey, parseRunIndex } from './repo/run-index.ts';
+import { ChunkIndex } from './repo/chunk-index.ts';
 import type { Storage } from './storage/storage.ts';
 import { ZstdCodec } from '../wasm/mod.ts';
 import { type ChunkCodecPool, inlineCodecPool } from './codec-pool.ts';
@@ -247,13 +248,13 @@ export class Repository {
    * `cache`, when given, keeps each run's parsed entries (or its failure) across calls, so that
    * reading several points of a series (check) fetches and parses each run once.
    */
-  async readIndex(point: UnlockedPoint, cache?: RunIndexCache): Promise<Map<string, IndexEntry>> {
+  async readIndex(point: UnlockedPoint, cache?: RunIndexCache): Promise<ChunkIndex> {
     // A series' runs add up (one index per backup): they are fetched a few at once, as a cold
     // read each costs a disk or network round trip, and parsed in order.
     const limiter = new Limiter(INDEX_READS_AT_ONCE);
     const runIds = point.record.body.runs;
     const fetch = (run: string) => limiter.run(() => this.readStreamObject(point.runCiphers.get(run)!, 'index', run, indexKey(run)));
-    const index = new Map<string, IndexEntry>();
+    const index = new ChunkIndex();
     if (cache === undefined) {
       const reads = runIds.map(fetch);
       for (const read of reads) read.catch(() => undefined); // surfaced in order below
@@ -262,7 +263,7 @@ export class Repository {
     }
     const parsed = runIds.map((run) => {
       const read = async () => {
-        const into = new Map<string, IndexEntry>();
+        const into = new ChunkIndex();
         parseRunIndex(await fetch(run), run, into);
         return into;
       };
@@ -275,7 +276,7 @@ export class Repository {
       }
       return cache.entries(run, key, read);
     });
-    for (const entries of parsed) for (const [id, entry] of await entries) index.set(id, entry);
+    for (const entries of parsed) index.merge(await entries);
     return index;
   }
 }

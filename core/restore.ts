@@ -8,7 +8,7 @@ import { BunkerError, throwIfCancelled } from './errors.ts';
 import { type Manifest, type ManifestEntry, parentPath } from './manifest.ts';
 import { packKey } from './repo/pack.ts';
 import type { OpenItem, PointOpener } from './chunk-opener.ts';
-import type { IndexEntry } from './repo/run-index.ts';
+import type { ChunkIndex, IndexEntry } from './repo/chunk-index.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
 import { Profile } from './profile.ts';
 import { Limiter } from './limiter.ts';
@@ -92,7 +92,7 @@ export interface ChunkRef {
 }
 
 /** Chunk refs for the files, checked against the index before anything is read. */
-export function planChunks(entries: readonly ManifestEntry[], index: ReadonlyMap<string, IndexEntry>, pointId: string): ChunkRef[] {
+export function planChunks(entries: readonly ManifestEntry[], index: Pick<ChunkIndex, 'get'>, pointId: string): ChunkRef[] {
   const refs: ChunkRef[] = [];
   for (const entry of entries) {
     if (entry.type !== 'file') continue;

@@ -29,7 +29,8 @@ import { PasswordKeyResolver } from '../core/key-resolver.ts';
 import { encodeConfig, parseConfig } from '../core/repo/config.ts';
 import { type ChunkCodec, openChunk, PackBuilder, sealChunk } from '../core/repo/pack.ts';
 import { parsePoint } from '../core/repo/recovery-point.ts';
-import { encodeRunIndex, type IndexEntry, parseRunIndex } from '../core/repo/run-index.ts';
+import { encodeRunIndex, parseRunIndex } from '../core/repo/run-index.ts';
+import { ChunkIndex } from '../core/repo/chunk-index.ts';
 import { Repository } from '../core/repository.ts';
 import { MemoryStorage } from '../core/storage/memory.ts';
 import { ZstdCodec } from '../wasm/mod.ts';
@@ -369,10 +370,10 @@ async function checkRunIndex(name: string, v: ParsedVector): Promise<void> {
   const runId = v.get('run-id');
   const expect = v.get('expect');
   if (expect !== 'success') {
-    await expectCode(name, expect, () => parseRunIndex(v.payload, runId, new Map()));
+    await expectCode(name, expect, () => parseRunIndex(v.payload, runId, new ChunkIndex()));
     return;
   }
-  const parsed = new Map<string, IndexEntry>();
+  const parsed = new ChunkIndex();
   parseRunIndex(v.payload, runId, parsed);
   const entries = v.all('entry').map((line) => {
     const [id, packId, offset, length, rawLength, codec] = line.split(' ') as [string, string, string, string, string, string];

@@ -69,6 +69,22 @@ export function isLowerHex(value: unknown, digits: number): value is string {
   return true;
 }
 
+/**
+ * Decodes `count` bytes of lowercase hex into out[offset, offset + count) in one pass; false when
+ * `hex` is anything else (`out` may then be partly written). For lookups by id, where a string
+ * that is not an id is simply not found.
+ */
+export function decodeHexInto(hex: string, out: Uint8Array, offset: number, count: number): boolean {
+  if (hex.length !== 2 * count) return false;
+  for (let i = 0, o = offset; i < hex.length; i += 2, o++) {
+    const hi = HEX_VALUE[hex.charCodeAt(i)] ?? -1;
+    const lo = HEX_VALUE[hex.charCodeAt(i + 1)] ?? -1;
+    if ((hi | lo) < 0) return false;
+    out[o] = (hi << 4) | lo;
+  }
+  return true;
+}
+
 /** Decodes lowercase hex into out[offset, offset + hex.length / 2). */
 export function fromHexInto(hex: string, out: Uint8Array, offset: number): void {
   if (hex.length % 2 !== 0 || offset + hex.length / 2 > out.length) throw new TypeError('expected lowercase hex');

@@ -9,7 +9,6 @@ import type { ChunkCodecPool, CompressResult } from '../codec-pool.ts';
 import type { RunSealer, SealedChunk } from '../chunk-sealer.ts';
 import type { PointOpener } from '../chunk-opener.ts';
 import { BunkerError } from '../errors.ts';
-import { fromHexInto } from '../format/bytes.ts';
 import type { CodecReply, CodecRequest } from './codec-worker.ts';
 import { type NativeZstd, nativeZstd } from './native-zstd.ts';
 
@@ -142,12 +141,7 @@ export function workerCodecPool(options: WorkerPoolOptions): ChunkCodecPool & { 
     },
     async startRun(keys, known): Promise<RunSealer> {
       const run = nextRun++;
-      const ids = new Uint8Array(known.size * 32);
-      let at = 0;
-      for (const id of known) {
-        fromHexInto(id, ids, at);
-        at += 32;
-      }
+      const ids = known.idBytes();
       // Every worker gets the run's keys and the known ids (copied, not transferred).
       await Promise.all(started().map((slot) => sendTo(slot, { id: nextId++, op: 'run', run, keys, known: ids.buffer as ArrayBuffer }, []).then(check)));
       return {

@@ -5,9 +5,9 @@
  * and neither sees the other's result.
  */
 import { constantTimeEqual } from '../format/bytes.ts';
-import type { IndexEntry } from './run-index.ts';
+import type { ChunkIndex } from './chunk-index.ts';
 
-export type RunEntries = Promise<ReadonlyMap<string, IndexEntry>>;
+export type RunEntries = Promise<ChunkIndex>;
 
 export class RunIndexCache {
   readonly #runs = new Map<string, { readonly key: Uint8Array | undefined; readonly entries: RunEntries }[]>();

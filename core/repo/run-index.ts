@@ -11,28 +11,24 @@ import { BunkerError } from '../errors.ts';
 import { fromHex, readU32be, toHex } from '../format/bytes.ts';
 import { CHUNK_ID_BYTES } from '../chunk-id.ts';
 import type { ChunkCodec } from './pack.ts';
+import type { ChunkIndex } from './chunk-index.ts';
+
+export type { IndexEntry } from './chunk-index.ts';
 
 /** chunk id ‖ pack number ‖ offset ‖ length ‖ raw length ‖ codec (FORMAT.md §8). */
 export const INDEX_ENTRY_BYTES = CHUNK_ID_BYTES + 17;
-
-export interface IndexEntry {
-  readonly packId: string;
-  readonly offset: number;
-  readonly length: number;
-  readonly rawLength: number;
-  readonly codec: ChunkCodec;
-  /** The run whose DEK sealed the blob. */
-  readonly runId: string;
-}
 
 /** index/<run id> (FORMAT.md §2.1). */
 export function indexKey(runId: string): string {
   return `index/${runId}`;
 }
 
-export function encodeRunIndex(entries: ReadonlyMap<string, IndexEntry>): Uint8Array {
+export function encodeRunIndex(entries: ChunkIndex): Uint8Array {
+  // Pack numbers in order of first use by the entries (§8), whatever order the index holds them in.
   const packNumbers = new Map<string, number>();
-  for (const entry of entries.values()) if (!packNumbers.has(entry.packId)) packNumbers.set(entry.packId, packNumbers.size);
+  entries.forEachRaw((_ids, _at, packId) => {
+    if (!packNumbers.has(packId)) packNumbers.set(packId, packNumbers.size);
+  });
   const out = new Uint8Array(4 + packNumbers.size * 32 + 4 + entries.size * INDEX_ENTRY_BYTES);
   const view = new DataView(out.buffer);
   let offset = 0;
@@ -44,19 +40,20 @@ export function encodeRunIndex(entries: ReadonlyMap<string, IndexEntry>): Uint8A
   }
   view.setUint32(offset, entries.size);
   offset += 4;
-  for (const [chunkId, entry] of entries) {
-    out.set(fromHex(chunkId), offset);
-    view.setUint32(offset + 32, packNumbers.get(entry.packId)!);
-    view.setUint32(offset + 36, entry.offset);
-    view.setUint32(offset + 40, entry.length);
-    view.setUint32(offset + 44, entry.rawLength);
-    out[offset + 48] = entry.codec;
+  entries.forEachRaw((ids, at, packId, blobOffset, length, rawLength, codec) => {
+    out.set(ids.subarray(at, at + CHUNK_ID_BYTES), offset);
+    view.setUint32(offset + 32, packNumbers.get(packId)!);
+    view.setUint32(offset + 36, blobOffset);
+    view.setUint32(offset + 40, length);
+    view.setUint32(offset + 44, rawLength);
+    out[offset + 48] = codec;
     offset += INDEX_ENTRY_BYTES;
-  }
+  });
   return out;
 }
 
-export function parseRunIndex(bytes: Uint8Array, runId: string, into: Map<string, IndexEntry>): void {
+/** Adds the run index's entries to `into` (a later entry for an id replaces an earlier one). */
+export function parseRunIndex(bytes: Uint8Array, runId: string, into: ChunkIndex): void {
   const damaged = (): never => {
     throw new BunkerError('TAMPERED', `${indexKey(runId)} is malformed`, { object: indexKey(runId) });
   };
@@ -64,23 +61,19 @@ export function parseRunIndex(bytes: Uint8Array, runId: string, into: Map<string
   const packCount = readU32be(bytes, 0);
   let offset = 4;
   if (bytes.length < offset + packCount * 32 + 4) damaged();
-  const packs: string[] = [];
-  for (let i = 0; i < packCount; i++, offset += 32) packs.push(toHex(bytes.subarray(offset, offset + 32)));
+  const packs: number[] = [];
+  for (let i = 0; i < packCount; i++, offset += 32) packs.push(into.packNumber(toHex(bytes.subarray(offset, offset + 32))));
   const entryCount = readU32be(bytes, offset);
   offset += 4;
   if (bytes.length !== offset + entryCount * INDEX_ENTRY_BYTES) damaged();
+  // Checked whole before any entry is added: a malformed index leaves `into` as it was.
+  for (let i = 0, at = offset; i < entryCount; i++, at += INDEX_ENTRY_BYTES) {
+    const codec = bytes[at + 48];
+    if (readU32be(bytes, at + 32) >= packCount || (codec !== 0 && codec !== 1)) damaged();
+  }
+  const run = into.runNumber(runId);
+  into.reserve(entryCount);
   for (let i = 0; i < entryCount; i++, offset += INDEX_ENTRY_BYTES) {
-    const packNumber = readU32be(bytes, offset + 32);
-    const codec = bytes[offset + 48];
-    if (packNumber >= packs.length || (codec !== 0 && codec !== 1)) damaged();
-    into.set(toHex(bytes.subarray(offset, offset + 32)), {
-      packId: packs[packNumber]!,
-      offset: readU32be(bytes, offset + 36),
-      length: readU32be(bytes, offset + 40),
-      rawLength: readU32be(bytes, offset + 44),
-      codec: codec as ChunkCodec,
-      runId,
-    });
+    into.put(bytes, offset, packs[readU32be(bytes, offset + 32)]!, readU32be(bytes, offset + 36), readU32be(bytes, offset + 40), readU32be(bytes, offset + 44), bytes[offset + 48] as ChunkCodec, run);
   }
 }
-

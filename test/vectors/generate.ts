@@ -30,6 +30,7 @@ import { CONFIG_MAGIC, encodeConfig, type RepositoryConfig } from '../../core/re
 import { type ChunkCodec, PackBuilder, sealChunk } from '../../core/repo/pack.ts';
 import { POINT_MAGIC, POINT_VERSION } from '../../core/repo/recovery-point.ts';
 import { encodeRunIndex, type IndexEntry } from '../../core/repo/run-index.ts';
+import { ChunkIndex } from '../../core/repo/chunk-index.ts';
 import { BUNDLE_PREFIX_BYTES, sealBundle } from '../../core/bundle.ts';
 import { type BundleContent, encodeSnapshot } from '../../core/catalog/snapshot.ts';
 import { KEY_CHECK_PLAINTEXT, newMasterKeyFile, SecretBox, type SecretKind } from '../../core/catalog/secret-box.ts';
@@ -419,7 +420,7 @@ export const INDEX_ENTRIES: readonly [chunkId: string, entry: Omit<IndexEntry, '
 ];
 
 function runIndexPlaintext(): Uint8Array {
-  return encodeRunIndex(new Map(INDEX_ENTRIES.map(([id, e]) => [id, { ...e, runId: RUN_ID }])));
+  return encodeRunIndex(ChunkIndex.from(INDEX_ENTRIES.map(([id, e]) => [id, { ...e, runId: RUN_ID }])));
 }
 
 function runIndexVectors(plain: Uint8Array): VectorFile[] {

@@ -1,0 +1,137 @@
+/**
+ * ChunkIndex reads like the Map<string, IndexEntry> it replaced: the same entries, the same
+ * order, a later entry for an id winning in place. Checked against a Map under the operations a
+ * backup, a restore and a check make, through several growths of the arrays and the table.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ChunkIndex, type IndexEntry } from '../core/repo/chunk-index.ts';
+import { encodeRunIndex, parseRunIndex } from '../core/repo/run-index.ts';
+import { BunkerError } from '../core/errors.ts';
+
+function tampered(run: () => unknown): void {
+  assert.throws(run, (error: unknown) => error instanceof BunkerError && error.code === 'TAMPERED');
+}
+
+/** A small deterministic generator, so a failure names a reproducible case. */
+function generator(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
+    return s;
+  };
+}
+
+function hexId(next: () => number): string {
+  let out = '';
+  for (let i = 0; i < 8; i++) out += next().toString(16).padStart(8, '0');
+  return out;
+}
+
+const PACKS = ['a', 'b', 'c', 'd'].map((c) => c.repeat(64));
+const RUNS = ['1', '2', '3'].map((c) => c.repeat(64));
+
+function randomEntry(next: () => number): IndexEntry {
+  return { packId: PACKS[next() % PACKS.length]!, offset: next(), length: next() % 5_000_000, rawLength: next() % 5_000_000, codec: (next() % 2) as 0 | 1, runId: RUNS[next() % RUNS.length]! };
+}
+
+test('set, get, has and iteration match a Map through many growths, overwrites in place', () => {
+  const next = generator(7);
+  const index = new ChunkIndex();
+  const reference = new Map<string, IndexEntry>();
+  const ids: string[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    // One set in ten overwrites an id set before.
+    const id = ids.length > 0 && next() % 10 === 0 ? ids[next() % ids.length]! : hexId(next);
+    if (!reference.has(id)) ids.push(id);
+    const entry = randomEntry(next);
+    index.set(id, entry);
+    reference.set(id, entry);
+  }
+  assert.is(index.size, reference.size);
+  assert.equal([...index], [...reference], 'entries, in insertion order');
+  assert.equal([...index.keys()], [...reference.keys()]);
+  for (const id of ids) assert.equal(index.get(id), reference.get(id));
+  for (let i = 0; i < 1000; i++) {
+    const absent = hexId(next);
+    assert.is(index.has(absent), false);
+    assert.is(index.get(absent), undefined);
+  }
+  const bytes = index.idBytes();
+  assert.is(bytes.length, 32 * reference.size);
+  assert.is([...bytes.subarray(32, 64)].map((b) => b.toString(16).padStart(2, '0')).join(''), ids[1]);
+});
+
+test('an id that is not 64 lowercase hex digits is absent, and cannot be set', () => {
+  const index = ChunkIndex.from([['ab'.repeat(32), randomEntry(generator(1))]]);
+  assert.ok(index.has('ab'.repeat(32)));
+  assert.is(index.has('AB'.repeat(32)), false);
+  assert.is(index.get('ab'.repeat(31)), undefined);
+  assert.is(index.has('zz'.repeat(32)), false);
+  assert.throws(() => index.set('AB'.repeat(32), randomEntry(generator(2))), /lowercase hex/);
+  assert.is(index.size, 1);
+});
+
+test('merge: the other index\'s entries in its order, a later run winning, as readIndex needs', () => {
+  const next = generator(11);
+  const first = new ChunkIndex();
+  const second = new ChunkIndex();
+  const reference = new Map<string, IndexEntry>();
+  const shared: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const id = hexId(next);
+    const entry = randomEntry(next);
+    first.set(id, entry);
+    reference.set(id, entry);
+    if (i % 3 === 0) shared.push(id);
+  }
+  for (let i = 0; i < 3000; i++) {
+    const id = i < shared.length ? shared[i]! : hexId(next);
+    const entry = { ...randomEntry(next), packId: 'e'.repeat(64), runId: '4'.repeat(64) };
+    second.set(id, entry);
+  }
+  const merged = new ChunkIndex();
+  merged.merge(first);
+  merged.merge(second);
+  for (const [id, entry] of second) reference.set(id, entry);
+  assert.equal([...merged], [...reference]);
+});
+
+test('encode then parse gives the same index; pack numbers follow first use whatever the index order', () => {
+  const next = generator(5);
+  const index = new ChunkIndex();
+  // Packs named in the order d, a, ... so that the index's own numbering differs from first use
+  // after the first entries are overwritten.
+  for (let i = 0; i < 500; i++) index.set(hexId(next), { ...randomEntry(next), runId: RUNS[0]! });
+  const encoded = encodeRunIndex(index);
+  const parsed = new ChunkIndex();
+  parseRunIndex(encoded, RUNS[0]!, parsed);
+  assert.equal([...parsed], [...index]);
+  const firstUse = [...new Set([...index.values()].map((e) => e.packId))];
+  const packCount = new DataView(encoded.buffer).getUint32(0);
+  assert.is(packCount, firstUse.length);
+  const listed = Array.from({ length: packCount }, (_, i) => [...encoded.subarray(4 + 32 * i, 36 + 32 * i)].map((b) => b.toString(16).padStart(2, '0')).join(''));
+  assert.equal(listed, firstUse);
+});
+
+test('a malformed run index is refused (TAMPERED) and adds nothing', () => {
+  const next = generator(3);
+  const good = new ChunkIndex();
+  for (let i = 0; i < 10; i++) good.set(hexId(next), { ...randomEntry(next), runId: RUNS[1]! });
+  const encoded = encodeRunIndex(good);
+  const into = new ChunkIndex();
+  const kept = hexId(next);
+  into.set(kept, randomEntry(next));
+  // The last entry's codec byte set to 2.
+  const badCodec = encoded.slice();
+  badCodec[badCodec.length - 1] = 2;
+  tampered(() => parseRunIndex(badCodec, RUNS[1]!, into));
+  // The last entry's pack number out of range.
+  const badPack = encoded.slice();
+  new DataView(badPack.buffer).setUint32(badPack.length - 49 + 32, 99);
+  tampered(() => parseRunIndex(badPack, RUNS[1]!, into));
+  tampered(() => parseRunIndex(encoded.subarray(0, encoded.length - 1), RUNS[1]!, into));
+  assert.equal([...into.keys()], [kept], 'nothing added by a refused index');
+});
+
+test.run();

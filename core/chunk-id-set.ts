@@ -5,12 +5,24 @@
  */
 const ID_BYTES = 32;
 
+/**
+ * Per-process seed: the slots of a set of ids differ from run to run, so no fixed list of ids
+ * (a damaged or crafted index) lands on one slot every time.
+ */
+const SEED = crypto.getRandomValues(new Uint32Array(1))[0]!;
+
+function word(bytes: Uint8Array, at: number): number {
+  return bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
+}
+
 /** The table slot of the id at `bytes[at..]`, for a table of `mask + 1` slots (a power of two). */
 export function idSlot(bytes: Uint8Array, at: number, mask: number): number {
-  // Ids are keyed MACs or hashes, so their bytes are uniform; two words mixed spread any prefix.
-  const a = (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
-  const b = (bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16) | (bytes[at + 7]! << 24)) >>> 0;
-  return (Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b) >>> 0) & mask;
+  // Every byte counts: ids that share a prefix (whatever their origin) still spread over the table.
+  let h = SEED;
+  for (let i = 0; i < ID_BYTES; i += 4) h = Math.imul(h ^ word(bytes, at + i), 0x9e3779b1) ^ (h >>> 15);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) & mask;
 }
 
 export class ChunkIdSet {

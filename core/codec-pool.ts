@@ -18,7 +18,7 @@ export interface CompressResult {
   readonly buffer: Uint8Array;
 }
 
-/** The chunk ids a run need not store again (the parent's): a ChunkIndex, or a Set in tests. */
+/** The chunk ids a run need not store again (the parent's), as a ChunkIndex offers them. */
 export interface KnownChunks {
   has(id: string): boolean;
   /** Every id, 32 bytes each. */

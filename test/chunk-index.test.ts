@@ -134,4 +134,53 @@ test('a malformed run index is refused (TAMPERED) and adds nothing', () => {
   assert.equal([...into.keys()], [kept], 'nothing added by a refused index');
 });
 
+test('the pack list follows first use by the entries, not the order packs were first named', () => {
+  const [first, second] = [hexId(generator(21)), hexId(generator(22))];
+  const index = new ChunkIndex();
+  const entry = (packId: string): IndexEntry => ({ packId, offset: 0, length: 1, rawLength: 1, codec: 0, runId: RUNS[0]! });
+  index.set(first, entry(PACKS[0]!));
+  index.set(second, entry(PACKS[1]!));
+  // `first` moves to a third pack: pack a is no longer used, and c is used before b.
+  index.set(first, entry(PACKS[2]!));
+  const encoded = encodeRunIndex(index);
+  const view = new DataView(encoded.buffer);
+  assert.is(view.getUint32(0), 2);
+  const listed = [0, 1].map((i) => [...encoded.subarray(4 + 32 * i, 36 + 32 * i)].map((b) => b.toString(16).padStart(2, '0')).join(''));
+  assert.equal(listed, [PACKS[2], PACKS[1]]);
+  const parsed = new ChunkIndex();
+  parseRunIndex(encoded, RUNS[0]!, parsed);
+  assert.equal([...parsed], [...index]);
+});
+
+test('a thousand small run indexes read into one index: every entry, the latest run winning', () => {
+  const next = generator(31);
+  const into = new ChunkIndex();
+  const reference = new Map<string, IndexEntry>();
+  const ids: string[] = [];
+  for (let run = 0; run < 1000; run++) {
+    const runId = run.toString(16).padStart(64, '0');
+    const entries = new ChunkIndex();
+    for (let i = 0; i < 8; i++) {
+      // Some entries repeat an id an earlier run stored.
+      const id = ids.length > 0 && i % 4 === 0 ? ids[next() % ids.length]! : hexId(next);
+      if (!reference.has(id) && !entries.has(id)) ids.push(id);
+      entries.set(id, { ...randomEntry(next), runId });
+    }
+    parseRunIndex(encodeRunIndex(entries), runId, into);
+    for (const [id, entry] of entries) reference.set(id, entry);
+  }
+  assert.is(into.size, reference.size);
+  assert.equal([...into], [...reference]);
+});
+
+test('ids that share their first 24 bytes are told apart by the last 8', () => {
+  const prefix = 'ab'.repeat(24);
+  const index = new ChunkIndex();
+  const ids = Array.from({ length: 300 }, (_, i) => prefix + i.toString(16).padStart(16, '0'));
+  ids.forEach((id, i) => index.set(id, { packId: PACKS[0]!, offset: i, length: 1, rawLength: 1, codec: 0, runId: RUNS[0]! }));
+  assert.is(index.size, 300);
+  ids.forEach((id, i) => assert.is(index.get(id)?.offset, i, id));
+  assert.is(index.has(prefix + 'f'.repeat(16)), false);
+});
+
 test.run();

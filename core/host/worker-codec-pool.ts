@@ -141,7 +141,9 @@ export function workerCodecPool(options: WorkerPoolOptions): ChunkCodecPool & { 
     },
     async startRun(keys, known): Promise<RunSealer> {
       const run = nextRun++;
-      const ids = known.idBytes();
+      const idBytes = known.idBytes();
+      // A view of a larger buffer would hand the workers bytes that are not ids.
+      const ids = idBytes.byteOffset === 0 && idBytes.byteLength === idBytes.buffer.byteLength ? idBytes : idBytes.slice();
       // Every worker gets the run's keys and the known ids (copied, not transferred).
       await Promise.all(started().map((slot) => sendTo(slot, { id: nextId++, op: 'run', run, keys, known: ids.buffer as ArrayBuffer }, []).then(check)));
       return {

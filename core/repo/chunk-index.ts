@@ -185,8 +185,11 @@ export class ChunkIndex implements Iterable<[string, IndexEntry]> {
     this.runNumbers[n] = run;
   }
 
-  private growTo(capacity: number): void {
-    if (capacity <= this.codecs.length) return;
+  private growTo(wanted: number): void {
+    if (wanted <= this.codecs.length) return;
+    // Geometric growth: a point of a thousand runs reserves a thousand times, and each
+    // exact-size copy would move every entry again.
+    const capacity = Math.max(wanted, Math.ceil(this.codecs.length * 1.5));
     const grown = <T extends Uint8Array | Uint32Array>(old: T, make: (n: number) => T, per = 1): T => {
       const next = make(capacity * per);
       next.set(old.subarray(0, this.count * per));

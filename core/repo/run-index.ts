@@ -66,7 +66,7 @@ export function parseRunIndex(bytes: Uint8Array, runId: string, into: ChunkIndex
   const entryCount = readU32be(bytes, offset);
   offset += 4;
   if (bytes.length !== offset + entryCount * INDEX_ENTRY_BYTES) damaged();
-  // Checked whole before any entry is added: a malformed index leaves `into` as it was.
+  // Checked whole before any entry is added: a malformed index adds no entry to `into`.
   for (let i = 0, at = offset; i < entryCount; i++, at += INDEX_ENTRY_BYTES) {
     const codec = bytes[at + 48];
     if (readU32be(bytes, at + 32) >= packCount || (codec !== 0 && codec !== 1)) damaged();

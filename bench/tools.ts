@@ -55,22 +55,23 @@ function firstLine(file: string, args: string[]): string {
 }
 
 /**
- * The Node flags cli/main.ts starts Node with when run as a program (its second line,
- * `":" //; exec node FLAGS "$0" "$@"`), so the bench runs what `npx bunker` runs. An entry
- * without that line runs with none; one that has it and does not parse stops the bench.
+ * The Node flags and the GLIBC_TUNABLES cli/main.ts starts Node with when run as a program (its
+ * second line, `":" //; [GLIBC_TUNABLES="…" ]exec node FLAGS "$0" "$@"`), so the bench runs what
+ * `npx bunker` runs. An entry without that line runs with none; one that has it and does not
+ * parse stops the bench.
  */
-function entryNodeFlags(cli: string): string[] {
+function entryStart(cli: string): { flags: string[]; tunables?: string } {
   const line = readFileSync(cli, 'utf8').split('\n', 2)[1]?.trimEnd() ?? '';
-  if (!line.startsWith('":"')) return [];
-  const match = /^":" \/\/; exec node((?:\s+-\S+)*)\s+"\$0" "\$@"$/.exec(line);
+  if (!line.startsWith('":"')) return { flags: [] };
+  const match = /^":" \/\/; (?:GLIBC_TUNABLES="\$\{GLIBC_TUNABLES:\+\$GLIBC_TUNABLES:\}(\S+)" )?exec node((?:\s+-\S+)*)\s+"\$0" "\$@"$/.exec(line);
   if (match === null) throw new Error(`cannot read the Node flags of ${cli}: ${JSON.stringify(line)}`);
-  return match[1]!.trim().split(/\s+/).filter(Boolean);
+  return { flags: match[2]!.trim().split(/\s+/).filter(Boolean), ...(match[1] === undefined ? {} : { tunables: match[1] }) };
 }
 
 /** `exportedFrom`: the commit a snapshot of the sources was exported from (BENCH_BUNKER_REF), else the checkout is described. */
 export function bunkerTool(bunkerDir: string, node: string, exportedFrom?: string): Tool {
   const cli = join(bunkerDir, 'cli', 'main.ts');
-  const nodeFlags = entryNodeFlags(cli);
+  const { flags: nodeFlags, tunables } = entryStart(cli);
   const backupArgs = (ctx: ToolContext) => ['backup', ctx.source, '--repo', ctx.repo, '--json', '--compression', 'zstd:3', ...(ctx.profile ? ['--profile'] : [])];
   return {
     name: 'bunker',
@@ -88,7 +89,7 @@ export function bunkerTool(bunkerDir: string, node: string, exportedFrom?: strin
       } catch { /* not a git checkout */ }
       return `bunker ${version} (${commit}${dirty ? ' ' + dirty : ''}), node ${firstLine(node, ['--version'])}`;
     },
-    env: (ctx) => ({ BUNKER_PASSWORD: ctx.password, BUNKER_HOME: ctx.home }),
+    env: (ctx) => ({ BUNKER_PASSWORD: ctx.password, BUNKER_HOME: ctx.home, ...(tunables === undefined ? {} : { GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ? `${process.env.GLIBC_TUNABLES}:${tunables}` : tunables }) }),
     command(step, ctx, target) {
       const args: Record<StepName, string[]> = {
         init: ['init', '--repo', ctx.repo, '--json'],

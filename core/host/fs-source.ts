@@ -247,7 +247,11 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
           warn(`cannot read ${child.path}: ${child.stat.message}; skipped`);
           continue;
         }
-        yield* walk(child.path, child.relative, child.stat, [...depthKey, child.name], list.ahead.get(child.name));
+        // Taken out of the map: a listing walked stays reachable from its parent's otherwise,
+        // and through the parents from the root, so the whole tree's stats would be held.
+        const listed = list.ahead.get(child.name);
+        list.ahead.delete(child.name);
+        yield* walk(child.path, child.relative, child.stat, [...depthKey, child.name], listed);
       }
     } else if (st.isFile()) {
       yield { ...base, type: 'file', size: Number(st.size), open: () => openFile(path), readAll: (into) => readAll(path, Number(st.size), into) };

@@ -139,7 +139,9 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   firstEntry?.catch(() => undefined);
   let parent: PointRecord | undefined, unlockedParent: UnlockedPoint | undefined, keys: RunKeys, kms: PointKms | undefined;
   let parentIndex = new ChunkIndex();
-  const parentFiles = new Map<string, ManifestEntry>();
+  // Each entry leaves the map once the walk has passed its path: a rerun's memory then falls
+  // as it goes instead of holding the whole parent manifest to the end.
+  let parentFiles = new Map<string, ManifestEntry>();
   try {
     parent = (await repo.listPoints(options.series)).at(-1);
     checkEncryptionMatches(parent, options);
@@ -148,10 +150,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     kms = options.kms === undefined || keys.encryption === 'none' ? undefined
       : await wrapPasswordHash(options.kms.client, { keyId: options.kms.keyId, hash: keys.hash!, repositoryId: repo.config.id, salt: keys.salt! }, options.kms);
     if (unlockedParent) {
-      // Both at once: one's disk reads overlap the other's decoding.
-      const [index, manifest] = await Promise.all([repo.readIndex(unlockedParent), repo.readManifest(unlockedParent)]);
-      parentIndex = index;
-      for (const entry of manifest.entries) parentFiles.set(entry.path, entry);
+      ({ index: parentIndex, files: parentFiles } = await readParent(repo, unlockedParent));
     }
   } catch (error) {
     await sourceEntries.return?.(undefined);
@@ -385,6 +384,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       // A cancel stops the run at the next entry, not after reading everything.
       throwIfCancelled(options.signal, 'the backup');
       const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size };
+      if (entry.type !== 'file') parentFiles.delete(entry.path);
       if (entry.type === 'dir') {
         stats.dirs++;
         tree.add(base);
@@ -398,7 +398,9 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       stats.files++;
       const previous = parentFiles.get(entry.path);
       // Read-ahead has asked already for the files it may read: not asked twice.
-      if (previous !== undefined && (willRead === undefined ? isUnchangedFile(entry) : !willRead)) {
+      const unchanged = previous !== undefined && (willRead === undefined ? isUnchangedFile(entry) : !willRead);
+      parentFiles.delete(entry.path);
+      if (unchanged) {
         stats.filesUnchanged++;
         bytesSkipped += entry.size;
         stats.bytes += entry.size;
@@ -491,6 +493,15 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
 }
 
 /** The rest of an iteration whose first step was taken early. */
+/** The parent's chunk index and its entries by path; the manifest itself is not kept. */
+async function readParent(repo: Repository, parent: UnlockedPoint): Promise<{ index: ChunkIndex; files: Map<string, ManifestEntry> }> {
+  // Both at once: one's disk reads overlap the other's decoding.
+  const [index, manifest] = await Promise.all([repo.readIndex(parent), repo.readManifest(parent)]);
+  const files = new Map<string, ManifestEntry>();
+  for (const entry of manifest.entries) files.set(entry.path, entry);
+  return { index, files };
+}
+
 async function* resumed<T>(iterator: AsyncIterator<T>, first: Promise<IteratorResult<T>> | undefined): AsyncGenerator<T> {
   try {
     for (let step = await (first ?? iterator.next()); !step.done; step = await iterator.next()) yield step.value;

@@ -5,7 +5,7 @@
  * is zstd-compressed NDJSON arrays: [path, type, size, mtimeMs].
  */
 import { BunkerError } from './errors.ts';
-import { fromUtf8 } from './format/bytes.ts';
+import { utf8Lines } from './format/utf8-lines.ts';
 import { checkEntryPath, type EntryType, type ManifestEntry } from './manifest.ts';
 import { Utf8Builder } from './format/utf8-builder.ts';
 
@@ -39,14 +39,8 @@ export function parseFsi(bytes: Uint8Array, objectName: string): FsiEntry[] {
   const damaged = (): never => {
     throw new BunkerError('TAMPERED', `${objectName} is malformed`, { object: objectName });
   };
-  let text = '';
-  try {
-    text = fromUtf8(bytes);
-  } catch {
-    damaged();
-  }
   const out: FsiEntry[] = [];
-  for (const line of text.split('\n')) {
+  for (const line of utf8Lines(bytes, damaged)) {
     if (line === '') continue;
     let row: unknown;
     try {

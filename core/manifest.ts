@@ -5,7 +5,8 @@
  * directory before its contents.
  */
 import { BunkerError } from './errors.ts';
-import { fromUtf8, isLowerHex, utf8 } from './format/bytes.ts';
+import { isLowerHex, utf8 } from './format/bytes.ts';
+import { utf8Lines } from './format/utf8-lines.ts';
 import { CHUNK_ID_BYTES } from './chunk-id.ts';
 import { Utf8Builder } from './format/utf8-builder.ts';
 
@@ -96,13 +97,8 @@ export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
   const damaged = (why: string): never => {
     throw new BunkerError('TAMPERED', `${objectName} is malformed (${why})`, { object: objectName });
   };
-  let text: string;
-  try {
-    text = fromUtf8(bytes);
-  } catch {
-    return damaged('not UTF-8');
-  }
-  if (!text.endsWith('\n')) damaged('missing final newline');
+  if (bytes[bytes.length - 1] !== 0x0a) damaged('missing final newline');
+  const lines = utf8Lines(bytes, () => damaged('not UTF-8'));
   const parse = (line: string): Record<string, unknown> => {
     try {
       const value = JSON.parse(line);
@@ -112,9 +108,7 @@ export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
     }
     return damaged('invalid JSON line');
   };
-  // Line by line without splitting: a manifest of 150k files is ~40 MB of text.
-  let lineEnd = text.indexOf('\n');
-  const head = parse(text.slice(0, lineEnd));
+  const head = parse(lines.next().value ?? '');
   if (typeof head.version === 'number' && head.version > MANIFEST_VERSION) {
     throw new BunkerError('UNSUPPORTED_VERSION', `${objectName} has manifest version ${head.version}; this bunker reads version ${MANIFEST_VERSION}. Upgrade bunker to read it.`, { object: objectName });
   }
@@ -128,9 +122,8 @@ export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
   const entries: ManifestEntry[] = [];
   // Entries of one directory come together: its parent check is done once per run of them.
   let checkedParent = '';
-  for (let lineStart = lineEnd + 1; lineStart < text.length; lineStart = lineEnd + 1) {
-    lineEnd = text.indexOf('\n', lineStart);
-    const raw = parse(text.slice(lineStart, lineEnd));
+  for (const line of lines) {
+    const raw = parse(line);
     const path = checkEntryPath(raw.path, objectName);
     const type = raw.type;
     const known = types.size;

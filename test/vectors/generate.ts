@@ -475,6 +475,7 @@ function manifestVectors(plain: Uint8Array): VectorFile[] {
   add('manifest_child_before_parent', 'UNSAFE_PATH', 'a file listed before its directory', manifestText([file, dir]));
   add('manifest_duplicate_path', 'TAMPERED', 'the same path twice', manifestText([dir, file, file]));
   add('manifest_missing_final_newline', 'TAMPERED', 'manifest_small without its last 0x0A', plain.subarray(0, plain.length - 1));
+  add('manifest_byte_order_mark', 'TAMPERED', 'manifest_small preceded by a UTF-8 byte-order mark (EF BB BF)', concatBytes(new Uint8Array([0xef, 0xbb, 0xbf]), plain));
   add('manifest_empty_line', 'TAMPERED', 'an empty line between entries', utf8(new TextDecoder().decode(plain).replace('\n', '\n\n')));
   add('manifest_newer_version', 'UNSUPPORTED_VERSION', 'header version 2', manifestText([dir], { ...MANIFEST_HEADER, version: 2 }));
   add('manifest_version_zero', 'TAMPERED', 'header version 0 was never written', manifestText([dir], { ...MANIFEST_HEADER, version: 0 }));

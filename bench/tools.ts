@@ -63,7 +63,7 @@ function firstLine(file: string, args: string[]): string {
 function entryStart(cli: string): { flags: string[]; tunables?: string } {
   const line = readFileSync(cli, 'utf8').split('\n', 2)[1]?.trimEnd() ?? '';
   if (!line.startsWith('":"')) return { flags: [] };
-  const match = /^":" \/\/; (?:GLIBC_TUNABLES="\$\{GLIBC_TUNABLES:\+\$GLIBC_TUNABLES:\}(\S+)" )?exec node((?:\s+-\S+)*)\s+"\$0" "\$@"$/.exec(line);
+  const match = /^":" \/\/; (?:GLIBC_TUNABLES="(?:\$\{GLIBC_TUNABLES:\+\$GLIBC_TUNABLES:\})?([^"$]+)(?:\$\{GLIBC_TUNABLES:\+:\$GLIBC_TUNABLES\})?" )?exec node((?:\s+-\S+)*)\s+"\$0" "\$@"$/.exec(line);
   if (match === null) throw new Error(`cannot read the Node flags of ${cli}: ${JSON.stringify(line)}`);
   return { flags: match[2]!.trim().split(/\s+/).filter(Boolean), ...(match[1] === undefined ? {} : { tunables: match[1] }) };
 }
@@ -89,7 +89,7 @@ export function bunkerTool(bunkerDir: string, node: string, exportedFrom?: strin
       } catch { /* not a git checkout */ }
       return `bunker ${version} (${commit}${dirty ? ' ' + dirty : ''}), node ${firstLine(node, ['--version'])}`;
     },
-    env: (ctx) => ({ BUNKER_PASSWORD: ctx.password, BUNKER_HOME: ctx.home, ...(tunables === undefined ? {} : { GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ? `${process.env.GLIBC_TUNABLES}:${tunables}` : tunables }) }),
+    env: (ctx) => ({ BUNKER_PASSWORD: ctx.password, BUNKER_HOME: ctx.home, ...(tunables === undefined ? {} : { GLIBC_TUNABLES: tunables }) }),
     command(step, ctx, target) {
       const args: Record<StepName, string[]> = {
         init: ['init', '--repo', ctx.repo, '--json'],

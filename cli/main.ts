@@ -1,5 +1,5 @@
 #!/bin/sh
-":" //; GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.mmap_threshold=16777216" exec node --max-semi-space-size=16 "$0" "$@"
+":" //; GLIBC_TUNABLES="glibc.malloc.mmap_threshold=16777216${GLIBC_TUNABLES:+:$GLIBC_TUNABLES}" exec node --max-semi-space-size=16 "$0" "$@"
 /**
  * bunker's entry point. What must happen before the command line's modules are loaded happens
  * here (the thread-pool size, the compile cache); then cli/cli.ts parses and runs the command.
@@ -7,7 +7,7 @@
  * The first two lines start Node with V8's young generation capped, which can only be set when
  * Node starts: with 24 GiB, V8 picks 64 MiB semi-spaces; 16 MiB took 80-100 MiB off every
  * command's peak RSS at the same speed (bench/README.md, "Tuning"). They also fix glibc's mmap
- * threshold at 16 MiB (a user's own GLIBC_TUNABLES are kept; other C libraries ignore it): glibc
+ * threshold at 16 MiB (a user's own GLIBC_TUNABLES come after it, so they win; other C libraries ignore it): glibc
  * otherwise raises it as buffers are freed and keeps their memory in its heaps, 25-30 MiB of
  * peak RSS at the same speed. Run as a program (`npx
  * bunker`, `npm run bunker`), the file is a shell script whose second line execs Node on itself;

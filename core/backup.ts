@@ -492,7 +492,6 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   return { pointId, series: options.series, parentId: body.parent, stats: finalStats, keySource: keys.keySource, ...(options.profile ? { profile: options.profile.rounded() } : {}) };
 }
 
-/** The rest of an iteration whose first step was taken early. */
 /** The parent's chunk index and its entries by path; the manifest itself is not kept. */
 async function readParent(repo: Repository, parent: UnlockedPoint): Promise<{ index: ChunkIndex; files: Map<string, ManifestEntry> }> {
   // Both at once: one's disk reads overlap the other's decoding.
@@ -502,6 +501,7 @@ async function readParent(repo: Repository, parent: UnlockedPoint): Promise<{ in
   return { index, files };
 }
 
+/** The rest of an iteration whose first step was taken early. */
 async function* resumed<T>(iterator: AsyncIterator<T>, first: Promise<IteratorResult<T>> | undefined): AsyncGenerator<T> {
   try {
     for (let step = await (first ?? iterator.next()); !step.done; step = await iterator.next()) yield step.value;

@@ -19,7 +19,10 @@ function word(bytes: Uint8Array, at: number): number {
 export function idSlot(bytes: Uint8Array, at: number, mask: number): number {
   // Every byte counts: ids that share a prefix (whatever their origin) still spread over the table.
   let h = SEED;
-  for (let i = 0; i < ID_BYTES; i += 4) h = Math.imul(h ^ word(bytes, at + i), 0x9e3779b1) ^ (h >>> 15);
+  for (let i = 0; i < ID_BYTES; i += 4) {
+    h = Math.imul(h ^ word(bytes, at + i), 0x9e3779b1);
+    h ^= h >>> 15; // the product's high bits reach the low ones before the next word is mixed in
+  }
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return ((h ^ (h >>> 16)) >>> 0) & mask;

@@ -183,4 +183,19 @@ test('ids that share their first 24 bytes are told apart by the last 8', () => {
   assert.is(index.has(prefix + 'f'.repeat(16)), false);
 });
 
+test('the arrays grow by half at least: a thousand small reserves copy the entries a few times, not a thousand', () => {
+  const next = generator(41);
+  const index = new ChunkIndex();
+  const capacities = new Set<number>();
+  for (let run = 0; run < 1000; run++) {
+    index.reserve(40);
+    for (let i = 0; i < 40; i++) index.set(hexId(next), randomEntry(next));
+    capacities.add(index.capacity);
+  }
+  assert.is(index.size, 40_000);
+  assert.ok(index.capacity >= 40_000 && index.capacity < 40_000 * 2, `capacity ${index.capacity}`);
+  // 40 → 40,000 by ×1.5 is 17 growths; growing to the exact size asked would be 1000.
+  assert.ok(capacities.size <= 20, `${capacities.size} different capacities`);
+});
+
 test.run();

@@ -65,6 +65,11 @@ export class ChunkIndex implements Iterable<[string, IndexEntry]> {
     return this.count;
   }
 
+  /** Entries the arrays hold before they grow again. */
+  get capacity(): number {
+    return this.codecs.length;
+  }
+
   has(id: string): boolean {
     return this.find(id) !== -1;
   }

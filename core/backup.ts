@@ -13,7 +13,8 @@ import { encodeDocument } from './format/document.ts';
 import type { KeySource, PasswordKeyResolver } from './key-resolver.ts';
 import type { KmsClient } from './kms/kms-client.ts';
 import { type PointKms, wrapPasswordHash } from './kms/kms-wrap.ts';
-import { MANIFEST_VERSION, type ManifestEntry } from './manifest.ts';
+import { MANIFEST_VERSION } from './manifest.ts';
+import { ParentFiles } from './parent-files.ts';
 import { TreeWriter } from './tree-writer.ts';
 import { BLOB_OVERHEAD_BYTES, PACK_HEADER_BYTES, packKey, PackBuilder } from './repo/pack.ts';
 import { type PointBody, type PointEncryption, type PointRecord, type PointStats, POINT_MAGIC, POINT_VERSION, pointKey } from './repo/recovery-point.ts';
@@ -139,9 +140,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   firstEntry?.catch(() => undefined);
   let parent: PointRecord | undefined, unlockedParent: UnlockedPoint | undefined, keys: RunKeys, kms: PointKms | undefined;
   let parentIndex = new ChunkIndex();
-  // Each entry leaves the map once the walk has passed its path: a rerun's memory then falls
-  // as it goes instead of holding the whole parent manifest to the end.
-  let parentFiles = new Map<string, ManifestEntry>();
+  let parentFiles = new ParentFiles();
   try {
     parent = (await repo.listPoints(options.series)).at(-1);
     checkEncryptionMatches(parent, options);
@@ -354,12 +353,8 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   };
 
   const tree = new TreeWriter({ version: MANIFEST_VERSION, sources: source.sources, host: source.host }, options.fsi !== false);
-  const isUnchangedFile = (entry: SourceEntry): boolean => {
-    const previous = parentFiles.get(entry.path);
-    return previous !== undefined && previous.type === 'file' && previous.size === entry.size &&
-      previous.mtimeMs === entry.mtimeMs && previous.inode === entry.inode && entry.inode !== undefined &&
-      (previous.chunks ?? []).every((id) => parentIndex.has(id));
-  };
+  const isUnchangedFile = (entry: SourceEntry, previous = parentFiles.find(entry.path)): boolean =>
+    previous !== -1 && parentFiles.isUnchanged(previous, entry.size, entry.mtimeMs, entry.inode, parentIndex);
   const walk = prefetch(resumed(sourceEntries, firstEntry), {
     smallFileBytes: SMALL_FILE_BYTES,
     maxEntries: 256,
@@ -384,7 +379,6 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       // A cancel stops the run at the next entry, not after reading everything.
       throwIfCancelled(options.signal, 'the backup');
       const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size };
-      if (entry.type !== 'file') parentFiles.delete(entry.path);
       if (entry.type === 'dir') {
         stats.dirs++;
         tree.add(base);
@@ -396,17 +390,16 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
         continue;
       }
       stats.files++;
-      const previous = parentFiles.get(entry.path);
+      const previous = parentFiles.find(entry.path);
       // Read-ahead has asked already for the files it may read: not asked twice.
-      const unchanged = previous !== undefined && (willRead === undefined ? isUnchangedFile(entry) : !willRead);
-      parentFiles.delete(entry.path);
+      const unchanged = previous !== -1 && (willRead === undefined ? isUnchangedFile(entry, previous) : !willRead);
       if (unchanged) {
         stats.filesUnchanged++;
         bytesSkipped += entry.size;
         stats.bytes += entry.size;
-        tree.add({ ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks: previous.chunks! });
+        tree.add({ ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks: parentFiles.chunkIds(previous) });
       } else {
-        if (previous === undefined) stats.filesNew++;
+        if (previous === -1) stats.filesNew++;
         else stats.filesChanged++;
         const chunks: string[] = [];
         const pending = tree.addPending({ ...base, ...(entry.inode === undefined ? {} : { inode: entry.inode }), chunks });
@@ -492,12 +485,11 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   return { pointId, series: options.series, parentId: body.parent, stats: finalStats, keySource: keys.keySource, ...(options.profile ? { profile: options.profile.rounded() } : {}) };
 }
 
-/** The parent's chunk index and its entries by path; the manifest itself is not kept. */
-async function readParent(repo: Repository, parent: UnlockedPoint): Promise<{ index: ChunkIndex; files: Map<string, ManifestEntry> }> {
+/** The parent's chunk index and its files; the manifest's entries are not kept as objects. */
+async function readParent(repo: Repository, parent: UnlockedPoint): Promise<{ index: ChunkIndex; files: ParentFiles }> {
+  const files = new ParentFiles();
   // Both at once: one's disk reads overlap the other's decoding.
-  const [index, manifest] = await Promise.all([repo.readIndex(parent), repo.readManifest(parent)]);
-  const files = new Map<string, ManifestEntry>();
-  for (const entry of manifest.entries) files.set(entry.path, entry);
+  const [index] = await Promise.all([repo.readIndex(parent), repo.scanManifest(parent, (entry) => files.add(entry))]);
   return { index, files };
 }
 

@@ -94,6 +94,17 @@ const isUint = (n: unknown): n is number => typeof n === 'number' && Number.isSa
  * before its children, well-formed fields. Anything else is refused before a byte is restored.
  */
 export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
+  const entries: ManifestEntry[] = [];
+  const header = scanManifest(bytes, objectName, (entry) => entries.push(entry));
+  return { header, entries };
+}
+
+/**
+ * Parses and checks a manifest entry by entry, handing each to `visit` in order, for readers
+ * that keep less than every entry (a rerun keeps its parent's files in typed arrays). A
+ * malformed manifest throws part-way: whatever `visit` built is then to be dropped.
+ */
+export function scanManifest(bytes: Uint8Array, objectName: string, visit: (entry: ManifestEntry) => void): ManifestHeader {
   const damaged = (why: string): never => {
     throw new BunkerError('TAMPERED', `${objectName} is malformed (${why})`, { object: objectName });
   };
@@ -119,7 +130,6 @@ export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
     host: String(head.host ?? ''),
   };
   const types = new Map<string, EntryType>();
-  const entries: ManifestEntry[] = [];
   // Entries of one directory come together: its parent check is done once per run of them.
   let checkedParent = '';
   for (const line of lines) {
@@ -156,9 +166,9 @@ export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
       if (typeof raw.target !== 'string' || raw.target.length === 0 || raw.target.includes('\0')) damaged(`bad link target for ${JSON.stringify(path)}`);
       entry.target = raw.target as string;
     }
-    entries.push(entry);
+    visit(entry);
   }
-  return { header, entries };
+  return header;
 }
 
 function isChunkList(value: unknown): value is string[] {

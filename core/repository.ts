@@ -10,7 +10,7 @@ import { openStream } from './crypto/stream.ts';
 import { BunkerError, isBunkerError } from './errors.ts';
 import { type FsiEntry, parseFsi } from './fsi.ts';
 import type { KeyResolver, KeySource } from './key-resolver.ts';
-import { type Manifest, parseManifest } from './manifest.ts';
+import { type Manifest, type ManifestEntry, type ManifestHeader, parseManifest, scanManifest } from './manifest.ts';
 import { CONFIG_KEY, encodeConfig, newRepositoryConfig, parseConfig, type RepositoryConfig } from './repo/config.ts';
 import { verifyDocumentMac } from './format/document.ts';
 import { parsePoint, pointKey, type PointRecord } from './repo/recovery-point.ts';
@@ -229,9 +229,20 @@ export class Repository {
   }
 
   async readManifest(point: UnlockedPoint): Promise<Manifest> {
+    const key = this.manifestKey(point);
+    return parseManifest(await this.readStreamObject(point.cipher, 'manifest', point.id, key), key);
+  }
+
+  /** The manifest's entries one by one (see scanManifest), none of them kept here. */
+  async scanManifest(point: UnlockedPoint, visit: (entry: ManifestEntry) => void): Promise<ManifestHeader> {
+    const key = this.manifestKey(point);
+    return scanManifest(await this.readStreamObject(point.cipher, 'manifest', point.id, key), key, visit);
+  }
+
+  private manifestKey(point: UnlockedPoint): string {
     const key = point.record.body.manifest.key;
     if (key !== `trees/${point.id}`) throw new BunkerError('TAMPERED', `${pointKey(point.id)} references a foreign manifest`, { object: pointKey(point.id) });
-    return parseManifest(await this.readStreamObject(point.cipher, 'manifest', point.id, key), key);
+    return key;
   }
 
   async readFsi(point: UnlockedPoint): Promise<FsiEntry[] | undefined> {

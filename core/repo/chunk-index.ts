@@ -74,6 +74,11 @@ export class ChunkIndex implements Iterable<[string, IndexEntry]> {
     return this.find(id) !== -1;
   }
 
+  /** Whether the 32-byte id at `bytes[at..]` is here. */
+  hasBytes(bytes: Uint8Array, at: number): boolean {
+    return this.findBytes(bytes, at) !== -1;
+  }
+
   get(id: string): IndexEntry | undefined {
     const n = this.find(id);
     return n === -1 ? undefined : this.entry(n);
@@ -157,12 +162,15 @@ export class ChunkIndex implements Iterable<[string, IndexEntry]> {
   }
 
   private find(id: string): number {
-    if (!decodeHexInto(id, this.probe, 0, ID_BYTES)) return -1;
+    return decodeHexInto(id, this.probe, 0, ID_BYTES) ? this.findBytes(this.probe, 0) : -1;
+  }
+
+  private findBytes(id: Uint8Array, at: number): number {
     const mask = this.table.length - 1;
-    for (let slot = this.slotOf(this.probe, 0); ; slot = (slot + 1) & mask) {
+    for (let slot = this.slotOf(id, at); ; slot = (slot + 1) & mask) {
       const e = this.table[slot]!;
       if (e === 0) return -1;
-      if (this.matches(e - 1, this.probe, 0)) return e - 1;
+      if (this.matches(e - 1, id, at)) return e - 1;
     }
   }
 

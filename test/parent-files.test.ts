@@ -1,0 +1,102 @@
+/**
+ * ParentFiles answers what a rerun asks of its parent's manifest: is there a file at this path,
+ * is it the file as it is now (size, mtime, inode, every chunk indexed), and what are its
+ * chunks. Checked against the manifest entries it was built from, through several growths.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ParentFiles } from '../core/parent-files.ts';
+import { ChunkIndex } from '../core/repo/chunk-index.ts';
+import { MAX_PATH_BYTES, type ManifestEntry } from '../core/manifest.ts';
+import { toHex } from '../core/format/bytes.ts';
+import { pseudoRandomBytes } from './helpers.ts';
+
+const PACK = 'a'.repeat(64);
+const RUN = '1'.repeat(64);
+
+function ids(count: number, seed: number): string[] {
+  const bytes = pseudoRandomBytes(count * 32, seed);
+  return Array.from({ length: count }, (_, i) => toHex(bytes.subarray(i * 32, (i + 1) * 32)));
+}
+
+function indexOf(chunkIds: Iterable<string>): ChunkIndex {
+  const index = new ChunkIndex();
+  for (const id of chunkIds) index.set(id, { packId: PACK, offset: 0, length: 1, rawLength: 1, codec: 0, runId: RUN });
+  return index;
+}
+
+function file(path: string, chunks: string[], extra: Partial<ManifestEntry> = {}): ManifestEntry {
+  return { path, type: 'file', mode: 0o644, mtimeMs: 1_700_000_000_123.5, size: chunks.length * 1000, inode: 4242, chunks, ...extra };
+}
+
+test('every file is found with its chunks in order, through many growths; directories, links and strangers are not', () => {
+  const entries: ManifestEntry[] = [];
+  const names = ['plain', 'été', '日本語', 'emoji-😀', 'a b', 'x'.repeat(300)];
+  for (let i = 0; i < 6000; i++) {
+    const dir = `d${i % 37}`;
+    if (i < 37) entries.push({ path: dir, type: 'dir', mode: 0o755, mtimeMs: 1, size: 0 });
+    entries.push(file(`${dir}/${names[i % names.length]}-${i}`, ids(i % 7, i + 1), { inode: i, size: i * 3 }));
+    if (i % 100 === 0) entries.push({ path: `${dir}/link-${i}`, type: 'symlink', mode: 0o777, mtimeMs: 1, size: 0, target: 'x' });
+  }
+  const files = new ParentFiles();
+  for (const entry of entries) files.add(entry);
+  assert.is(files.size, 6000);
+  for (const entry of entries) {
+    const n = files.find(entry.path);
+    if (entry.type !== 'file') {
+      assert.is(n, -1, entry.path);
+      continue;
+    }
+    assert.ok(n !== -1, entry.path);
+    assert.equal(files.chunkIds(n), entry.chunks, entry.path);
+  }
+  // Prefixes, extensions and near misses of stored paths.
+  assert.ok(files.find('d0/plain-0') !== -1 && files.find('d1/été-1') !== -1);
+  for (const stranger of ['d0', 'd0/plain-0x', 'd0/plain-', 'd0/plain-0/', 'd1/ete-1', 'd1/été-10', 'd7/plain-0', '', 'D0/plain-0']) {
+    assert.is(files.find(stranger), -1, stranger);
+  }
+});
+
+test('a path longer than any manifest can hold, or with a lone surrogate, is simply not found', () => {
+  const files = new ParentFiles();
+  files.add(file('a', ids(1, 1)));
+  assert.is(files.find('a'.repeat(MAX_PATH_BYTES + 1)), -1);
+  assert.is(files.find('\u{1F600}'.repeat(MAX_PATH_BYTES / 2)), -1);
+  assert.is(files.find('a\uD800'), -1);
+  assert.ok(files.find('a') !== -1);
+});
+
+test('unchanged only with the same size, mtime and inode and every chunk still indexed', () => {
+  const chunks = ids(3, 9);
+  const files = new ParentFiles();
+  files.add(file('f', chunks, { size: 3000, mtimeMs: 1234.5, inode: 77 }));
+  files.add(file('no-inode', chunks, { size: 3000, mtimeMs: 1234.5, inode: undefined }));
+  files.add(file('empty', [], { size: 0, mtimeMs: 5, inode: 78 }));
+  const index = indexOf(chunks);
+  const f = files.find('f');
+  assert.is(files.isUnchanged(f, 3000, 1234.5, 77, index), true);
+  assert.is(files.isUnchanged(f, 3001, 1234.5, 77, index), false, 'size');
+  assert.is(files.isUnchanged(f, 3000, 1234.25, 77, index), false, 'mtime');
+  assert.is(files.isUnchanged(f, 3000, 1234.5, 78, index), false, 'inode');
+  assert.is(files.isUnchanged(f, 3000, 1234.5, undefined, index), false, 'no inode now');
+  assert.is(files.isUnchanged(f, 3000, 1234.5, 77, indexOf(chunks.slice(0, 2))), false, 'a chunk no longer indexed');
+  assert.is(files.isUnchanged(files.find('no-inode'), 3000, 1234.5, 77, index), false, 'no inode in the parent');
+  assert.is(files.isUnchanged(files.find('no-inode'), 3000, 1234.5, undefined, index), false, 'no inode either side');
+  assert.is(files.isUnchanged(files.find('empty'), 0, 5, 78, new ChunkIndex()), true, 'an empty file has no chunk to miss');
+  assert.equal(files.chunkIds(files.find('empty')), []);
+});
+
+test('ChunkIndex.hasBytes finds an id by its bytes wherever they lie', () => {
+  const [a, b] = ids(2, 3) as [string, string];
+  const index = indexOf([a]);
+  const buffer = new Uint8Array(100);
+  buffer.set(pseudoRandomBytes(32, 3).subarray(0, 32), 17);
+  assert.is(toHex(buffer.subarray(17, 49)), a);
+  assert.is(index.hasBytes(buffer, 17), true);
+  assert.is(index.hasBytes(buffer, 16), false);
+  buffer.set(new Uint8Array(32), 17);
+  assert.is(index.hasBytes(buffer, 17), false);
+  assert.is(index.has(b), false);
+});
+
+test.run();

@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { DirectoryStorage } from '../core/host/directory-storage.ts';
 import { PasswordKeyResolver, Repository } from '../core/mod.ts';
-import { planChunks } from '../core/restore.ts';
+import { checkChunks } from '../core/restore.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
 
 const { values } = parseArgs({ options: { repo: { type: 'string' }, rounds: { type: 'string', default: '10' } } });
@@ -45,7 +45,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
   if (round === 0) held = heldBytes() - before;
   size = index.size;
   started = performance.now();
-  planChunks(manifest.entries, index, point.id);
+  checkChunks(manifest.entries, index, point.id);
   plan.push(performance.now() - started);
 }
 console.log(JSON.stringify({

@@ -6,7 +6,7 @@
  */
 import type { Manifest } from './manifest.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
-import { planChunks, readChunks, selectEntries } from './restore.ts';
+import { checkChunks, planChunks, readChunks, selectEntries } from './restore.ts';
 import { iterableReader, type Source, type SourceEntry } from './source.ts';
 
 export interface PointSource extends Source {
@@ -20,7 +20,7 @@ export function pointSource(repo: Repository, point: UnlockedPoint, options: { i
     const index = await repo.readIndex(point);
     const entries = selectEntries(manifest, options.include);
     // Every file's chunks are checked against the index before anything is read or written.
-    planChunks(entries, index, point.id);
+    checkChunks(entries, index, point.id);
     return {
       sources: manifest.header.sources,
       host: manifest.header.host,

@@ -91,25 +91,46 @@ export interface ChunkRef {
   readonly entry: IndexEntry;
 }
 
-/** Chunk refs for the files, checked against the index before anything is read. */
-export function planChunks(entries: readonly ManifestEntry[], index: Pick<ChunkIndex, 'get'>, pointId: string): ChunkRef[] {
-  const refs: ChunkRef[] = [];
+/**
+ * Checks, before anything is read, that every chunk of every file is indexed and that a file's
+ * chunks add up to its size. Nothing is kept per chunk: a restore makes its refs as it reads
+ * (chunkRefs), so a plan held whole (~120 bytes of heap per chunk) does not grow its memory.
+ */
+export function checkChunks(entries: readonly ManifestEntry[], index: Pick<ChunkIndex, 'rawLengthOf'>, pointId: string): void {
   for (const entry of entries) {
     if (entry.type !== 'file') continue;
     let total = 0;
     for (const id of entry.chunks ?? []) {
-      const found = index.get(id);
-      if (found === undefined) {
-        throw new BunkerError('CORRUPTED_POINT', `recovery point ${pointId.slice(0, 12)} is corrupted: chunk ${id.slice(0, 16)} of ${JSON.stringify(entry.path)} is in no index`, { object: `trees/${pointId}` });
-      }
-      total += found.rawLength;
-      refs.push({ id, entry: found });
+      const rawLength = index.rawLengthOf(id);
+      if (rawLength === undefined) throw missingChunk(pointId, id, entry);
+      total += rawLength;
     }
     if (total !== entry.size) {
       throw new BunkerError('CORRUPTED_POINT', `recovery point ${pointId.slice(0, 12)} is corrupted: ${JSON.stringify(entry.path)} has ${entry.size} bytes but its chunks hold ${total}`, { object: `trees/${pointId}` });
     }
   }
-  return refs;
+}
+
+/** The files' chunk refs in order, made one at a time as they are asked for. */
+export function* chunkRefs(entries: readonly ManifestEntry[], index: Pick<ChunkIndex, 'get'>, pointId: string): Generator<ChunkRef> {
+  for (const entry of entries) {
+    if (entry.type !== 'file') continue;
+    for (const id of entry.chunks ?? []) {
+      const found = index.get(id);
+      if (found === undefined) throw missingChunk(pointId, id, entry);
+      yield { id, entry: found };
+    }
+  }
+}
+
+/** Chunk refs for the files, checked against the index first (for a file or a few). */
+export function planChunks(entries: readonly ManifestEntry[], index: Pick<ChunkIndex, 'get' | 'rawLengthOf'>, pointId: string): ChunkRef[] {
+  checkChunks(entries, index, pointId);
+  return [...chunkRefs(entries, index, pointId)];
+}
+
+function missingChunk(pointId: string, id: string, entry: ManifestEntry): BunkerError {
+  return new BunkerError('CORRUPTED_POINT', `recovery point ${pointId.slice(0, 12)} is corrupted: chunk ${id.slice(0, 16)} of ${JSON.stringify(entry.path)} is in no index`, { object: `trees/${pointId}` });
 }
 
 interface ReadUnit {
@@ -121,9 +142,8 @@ interface ReadUnit {
   readonly refs: ChunkRef[];
 }
 
-/** Merges consecutive chunks stored back to back in one pack into one read. */
-function coalesce(refs: readonly ChunkRef[]): ReadUnit[] {
-  const units: ReadUnit[] = [];
+/** Merges consecutive chunks stored back to back in one pack into one read, as the refs come. */
+function* coalesce(refs: Iterable<ChunkRef>): Generator<ReadUnit> {
   let current: { packId: string; offset: number; length: number; rawLength: number; refs: ChunkRef[] } | undefined;
   for (const ref of refs) {
     const e = ref.entry;
@@ -133,11 +153,11 @@ function coalesce(refs: readonly ChunkRef[]): ReadUnit[] {
       current.rawLength += e.rawLength;
       current.refs.push(ref);
     } else {
+      if (current) yield current;
       current = { packId: e.packId, offset: e.offset, length: e.length, rawLength: e.rawLength, refs: [ref] };
-      units.push(current);
     }
   }
-  return units;
+  if (current) yield current;
 }
 
 /** Reads, authenticates and decompresses every chunk of `refs`, yielding plaintexts in order. */
@@ -160,7 +180,7 @@ export function startOpener(repo: Repository, point: UnlockedPoint, verifyIds = 
   return repo.codecs.startOpen(runKeys, verify);
 }
 
-export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: readonly ChunkRef[], options: ReadChunksOptions = {}): AsyncGenerator<Uint8Array> {
+export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: Iterable<ChunkRef>, options: ReadChunksOptions = {}): AsyncGenerator<Uint8Array> {
   const concurrency = options.concurrency ?? 8;
   const profile = options.profile ?? new Profile();
   const units = coalesce(refs);
@@ -181,10 +201,15 @@ export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: 
   // Read-ahead is bounded by count and by bytes, so memory stays flat whatever the data size.
   const window: { promise: Promise<Uint8Array[]>; bytes: number }[] = [];
   let windowBytes = 0;
-  let next = 0;
+  let unitsLeft = true;
   const fill = () => {
-    while (next < units.length && window.length < concurrency && (window.length === 0 || windowBytes < MAX_READ_AHEAD_BYTES)) {
-      const unit = units[next++]!;
+    while (unitsLeft && window.length < concurrency && (window.length === 0 || windowBytes < MAX_READ_AHEAD_BYTES)) {
+      const step = units.next();
+      if (step.done === true) {
+        unitsLeft = false;
+        break;
+      }
+      const unit = step.value;
       const promise = load(unit);
       promise.catch(() => undefined); // surfaced when awaited in order
       window.push({ promise, bytes: unit.rawLength });
@@ -201,6 +226,7 @@ export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: 
       yield* chunks;
     }
   } finally {
+    units.return(undefined);
     if (own) await opener.close();
   }
 }
@@ -222,7 +248,7 @@ async function restoreWith(repo: Repository, point: UnlockedPoint, sink: Restore
   const planStarted = performance.now();
   const [manifest, index] = await Promise.all([repo.readManifest(point), repo.readIndex(point)]);
   const entries = selectEntries(manifest, options.include);
-  const refs = planChunks(entries, index, point.id);
+  checkChunks(entries, index, point.id);
   profile.add('plan', performance.now() - planStarted);
   const result = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
   const filesTotal = entries.filter((e) => e.type === 'file').length;
@@ -232,7 +258,7 @@ async function restoreWith(repo: Repository, point: UnlockedPoint, sink: Restore
   // stream one at a time. Directories are created before anything inside them is written.
   const writes = new Set<Promise<void>>();
   try {
-    const chunks = readChunks(repo, point, refs, { ...(options.concurrency ? { concurrency: options.concurrency } : {}), profile, opener });
+    const chunks = readChunks(repo, point, chunkRefs(entries, index, point.id), { ...(options.concurrency ? { concurrency: options.concurrency } : {}), profile, opener });
     const writing = new Limiter(FILE_WRITE_CONCURRENCY);
     let writeFailure: unknown;
     const settleWrites = async () => {

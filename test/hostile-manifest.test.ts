@@ -277,4 +277,31 @@ test('the path rule, on every path of up to 7 characters over "a", "." and "/": 
   assert.is(checked, 3280);
 });
 
+// Sealed with the point's key, so they pass authentication and reach the plan: a restore checks
+// every file's chunks against the index before it writes anything, not when it reaches the file.
+const CORRUPT: Record<string, () => unknown[]> = {
+  'a chunk id that is in no index': () => [dir('ok'), dataFile('ok/data'), { ...dataFile('ok/late'), chunks: [...base.chunks.slice(0, -1), 'e'.repeat(64)] }],
+  'a size that its chunks do not add up to': () => [dir('ok'), dataFile('ok/data'), { ...dataFile('ok/late'), size: base.size + 1 }],
+  'a file that names no chunk but claims bytes': () => [dir('ok'), dataFile('ok/data'), { ...emptyFile('ok/late'), size: 1 }],
+};
+
+for (const [name, build] of Object.entries(CORRUPT)) {
+  test(`CORRUPTED_POINT before anything is written: ${name}`, async () => {
+    await using tmp = await tempDir('bunker-hostile-');
+    const { target } = await sandbox(tmp.path);
+    const before = await snapshotTree(tmp.path);
+    const crafted = await craft([header, ...build()]);
+    assertCode(await restoreError(crafted, target), 'CORRUPTED_POINT', `trees/${base.id}`, name);
+    assert.equal(await snapshotTree(tmp.path), before, 'nothing written');
+    const sink = new MemorySink();
+    try {
+      await restore(crafted.repo, crafted.point, sink);
+      assert.unreachable('restored a corrupted point');
+    } catch (error) {
+      assertCode(error, 'CORRUPTED_POINT', `trees/${base.id}`, `${name} (memory sink)`);
+    }
+    assert.is(sink.began, false, 'the sink was never begun');
+  });
+}
+
 test.run();

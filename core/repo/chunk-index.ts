@@ -79,6 +79,12 @@ export class ChunkIndex implements Iterable<[string, IndexEntry]> {
     return this.findBytes(bytes, at) !== -1;
   }
 
+  /** The chunk's length once decompressed, without making an entry object. */
+  rawLengthOf(id: string): number | undefined {
+    const n = this.find(id);
+    return n === -1 ? undefined : this.rawLengths[n]!;
+  }
+
   get(id: string): IndexEntry | undefined {
     const n = this.find(id);
     return n === -1 ? undefined : this.entry(n);

@@ -57,6 +57,18 @@ test('every file is found with its chunks in order, through many growths; direct
   }
 });
 
+test('paths that differ only in their last byte are told apart, present or not', () => {
+  // Fixed-width names put thousands of near twins in the same table, so probe chains cross.
+  const files = new ParentFiles();
+  const name = (k: number): string => `f/${String(k).padStart(5, '0')}`;
+  for (let k = 0; k < 20_000; k += 2) files.add(file(name(k), ids(1, k + 1)));
+  for (let k = 0; k < 20_000; k++) {
+    const n = files.find(name(k));
+    if (k % 2 === 1) assert.is(n, -1, name(k));
+    else assert.equal(files.chunkIds(n), ids(1, k + 1), name(k));
+  }
+});
+
 test('a path longer than any manifest can hold, or with a lone surrogate, is simply not found', () => {
   const files = new ParentFiles();
   files.add(file('a', ids(1, 1)));

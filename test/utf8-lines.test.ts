@@ -17,7 +17,11 @@ const whole = (text: string): string[] => {
 test('lines across block boundaries, multi-byte characters at the boundary, a line longer than a block', () => {
   const lines: string[] = [];
   // ~3.5 MiB of lines of many lengths, with 2-, 3- and 4-byte characters throughout.
-  for (let i = 0; lines.join('\n').length < 3.5 * 2 ** 20; i++) lines.push(`${i} ${'é€𝄞x'.repeat(i % 97)}`);
+  for (let i = 0, length = 0; length < 3.5 * 2 ** 20; i++) {
+    const line = `${i} ${'é€𝄞x'.repeat(i % 97)}`;
+    lines.push(line);
+    length += line.length + 1;
+  }
   lines.push('z'.repeat(2.5 * 2 ** 20), '', 'after the long line', 'ü');
   const text = lines.join('\n') + '\n';
   assert.equal([...utf8Lines(encoder.encode(text), invalid)], whole(text));

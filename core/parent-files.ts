@@ -2,6 +2,9 @@
  * The parent point's files, as a rerun needs them to tell an unchanged file (same size, mtime
  * and inode, every chunk still indexed) and to list its chunks again without reading it.
  *
+ * Every entry is kept, not only files: a path that was a directory or a link and is a file now
+ * is a changed file, not a new one. Such an entry has no size or mtime, so it is never unchanged.
+ *
  * Held in typed arrays, outside the JS heap: as parsed manifest entries in a Map they were
  * ~330 bytes of heap per file (58 MB for a 4 GiB tree of 158k files), and V8 lets its heap grow
  * to a multiple of what is live before it collects again, so a rerun's peak memory grew with the
@@ -49,6 +52,12 @@ export class ParentFiles {
   private chunkEnds = new Uint32Array(256);
   /** Slot → entry number + 1; 0 is empty. At most half full. */
   private table = new Uint32Array(512);
+  /**
+   * Paths with a lone surrogate, which UTF-8 cannot hold (encodeInto makes each one U+FFFD, so
+   * "a\uD800", "a\uDC00" and "a\uFFFD" would share bytes): found by the string itself, and
+   * never placed in the table. Only a hand-made manifest has them; readdir never returns one.
+   */
+  private readonly illFormed = new Map<string, number>();
   private readonly scratch = new Uint8Array(SCRATCH_BYTES);
   private readonly encoder = new TextEncoder();
 
@@ -56,28 +65,31 @@ export class ParentFiles {
     return this.count;
   }
 
-  /** Keeps a file entry of the parent's manifest; directories and links are not needed. */
+  /** Keeps an entry of the parent's manifest (paths are unique there: scanManifest refuses a repeat). */
   add(entry: ManifestEntry): void {
-    if (entry.type !== 'file') return;
-    const chunks = entry.chunks ?? [];
-    this.reserve(entry.path.length * 3, chunks.length);
+    const isFile = entry.type === 'file';
+    const chunks = isFile ? (entry.chunks ?? []) : [];
+    const wellFormed = entry.path.isWellFormed();
+    this.reserve(wellFormed ? entry.path.length * 3 : 0, chunks.length);
     const n = this.count;
-    this.pathBytesUsed += this.encoder.encodeInto(entry.path, this.pathBytes.subarray(this.pathBytesUsed)).written;
+    if (wellFormed) this.pathBytesUsed += this.encoder.encodeInto(entry.path, this.pathBytes.subarray(this.pathBytesUsed)).written;
+    else this.illFormed.set(entry.path, n);
     this.pathEnds[n] = this.pathBytesUsed;
-    this.sizes[n] = entry.size;
-    this.mtimes[n] = entry.mtimeMs;
-    this.inodes[n] = entry.inode ?? NaN;
+    this.sizes[n] = isFile ? entry.size : NaN;
+    this.mtimes[n] = isFile ? entry.mtimeMs : NaN;
+    this.inodes[n] = (isFile ? entry.inode : undefined) ?? NaN;
     const first = n === 0 ? 0 : this.chunkEnds[n - 1]!;
     chunks.forEach((id, i) => fromHexInto(id, this.chunkBytes, (first + i) * ID_BYTES));
     this.chunkEnds[n] = first + chunks.length;
     this.count++;
     if (this.count * 2 > this.table.length) this.rehash(this.table.length * 2);
-    else this.place(n);
+    else if (wellFormed) this.place(n);
   }
 
-  /** The entry number of the parent's file at `path`, or -1. */
+  /** The entry number of the parent's entry (of any type) at `path`, or -1. */
   find(path: string): number {
     if (path.length > MAX_PATH_BYTES) return -1;
+    if (!path.isWellFormed()) return this.illFormed.get(path) ?? -1;
     const { read, written } = this.encoder.encodeInto(path, this.scratch);
     if (read !== path.length) return -1;
     const mask = this.table.length - 1;
@@ -88,7 +100,7 @@ export class ParentFiles {
     }
   }
 
-  /** Whether entry `n` is the file as it is now: same size, mtime and inode, every chunk indexed. */
+  /** Whether entry `n` is a file and the file as it is now: same size, mtime and inode, every chunk indexed. */
   isUnchanged(n: number, size: number, mtimeMs: number, inode: number | undefined, index: ChunkIndex): boolean {
     if (this.sizes[n] !== size || this.mtimes[n] !== mtimeMs || inode === undefined || this.inodes[n] !== inode) return false;
     for (let c = n === 0 ? 0 : this.chunkEnds[n - 1]!; c < this.chunkEnds[n]!; c++) {
@@ -123,7 +135,8 @@ export class ParentFiles {
 
   private rehash(size: number): void {
     this.table = new Uint32Array(size);
-    for (let n = 0; n < this.count; n++) this.place(n);
+    const apart = new Set(this.illFormed.values());
+    for (let n = 0; n < this.count; n++) if (!apart.has(n)) this.place(n);
   }
 
   /** Room for one more entry of up to `pathLength` path bytes and `chunkCount` chunks; arrays grow by half at least. */

@@ -29,7 +29,7 @@ function file(path: string, chunks: string[], extra: Partial<ManifestEntry> = {}
   return { path, type: 'file', mode: 0o644, mtimeMs: 1_700_000_000_123.5, size: chunks.length * 1000, inode: 4242, chunks, ...extra };
 }
 
-test('every file is found with its chunks in order, through many growths; directories, links and strangers are not', () => {
+test('every entry is found, files with their chunks in order, through many growths; directories and links are never unchanged; strangers are not found', () => {
   const entries: ManifestEntry[] = [];
   const names = ['plain', 'été', '日本語', 'emoji-😀', 'a b', 'x'.repeat(300)];
   for (let i = 0; i < 6000; i++) {
@@ -40,19 +40,18 @@ test('every file is found with its chunks in order, through many growths; direct
   }
   const files = new ParentFiles();
   for (const entry of entries) files.add(entry);
-  assert.is(files.size, 6000);
+  assert.is(files.size, entries.length);
+  const index = indexOf(entries.flatMap((e) => e.chunks ?? []));
   for (const entry of entries) {
     const n = files.find(entry.path);
-    if (entry.type !== 'file') {
-      assert.is(n, -1, entry.path);
-      continue;
-    }
     assert.ok(n !== -1, entry.path);
-    assert.equal(files.chunkIds(n), entry.chunks, entry.path);
+    assert.equal(files.chunkIds(n), entry.chunks ?? [], entry.path);
+    // A directory or link is never an unchanged file, whatever is asked.
+    assert.is(files.isUnchanged(n, entry.size, entry.mtimeMs, entry.inode ?? 0, index), entry.type === 'file', entry.path);
   }
   // Prefixes, extensions and near misses of stored paths.
   assert.ok(files.find('d0/plain-0') !== -1 && files.find('d1/été-1') !== -1);
-  for (const stranger of ['d0', 'd0/plain-0x', 'd0/plain-', 'd0/plain-0/', 'd1/ete-1', 'd1/été-10', 'd7/plain-0', '', 'D0/plain-0']) {
+  for (const stranger of ['d0/', 'd0/plain-0x', 'd0/plain-', 'd0/plain-0/', 'd1/ete-1', 'd1/été-10', 'd7/plain-0', '', 'D0/plain-0']) {
     assert.is(files.find(stranger), -1, stranger);
   }
 });
@@ -69,13 +68,21 @@ test('paths that differ only in their last byte are told apart, present or not',
   }
 });
 
-test('a path longer than any manifest can hold, or with a lone surrogate, is simply not found', () => {
+test('a path longer than any manifest can hold is not found; a lone surrogate is found only as itself', () => {
   const files = new ParentFiles();
   files.add(file('a', ids(1, 1)));
+  files.add(file('a\uD800', ids(1, 2), { inode: 1 }));
+  files.add(file('a\uDC00', ids(1, 3), { inode: 2 }));
+  for (let i = 0; i < 600; i++) files.add(file(`grow-${i}`, [])); // rehashes: the odd paths stay apart
   assert.is(files.find('a'.repeat(MAX_PATH_BYTES + 1)), -1);
   assert.is(files.find('\u{1F600}'.repeat(MAX_PATH_BYTES / 2)), -1);
-  assert.is(files.find('a\uD800'), -1);
-  assert.ok(files.find('a') !== -1);
+  // UTF-8 would make each lone surrogate U+FFFD: all three would share one path.
+  assert.equal(files.chunkIds(files.find('a\uD800')), ids(1, 2));
+  assert.equal(files.chunkIds(files.find('a\uDC00')), ids(1, 3));
+  assert.is(files.find('a\uFFFD'), -1);
+  assert.is(files.find('a\uD800\uDC00'), -1);
+  assert.is(files.find(''), -1);
+  assert.equal(files.chunkIds(files.find('a')), ids(1, 1));
 });
 
 test('unchanged only with the same size, mtime and inode and every chunk still indexed', () => {

@@ -190,6 +190,38 @@ test('a changed byte in a large file adds about one chunk', async () => {
   assert.equal(new Uint8Array(await readFile(join(out, 'src', 'big'))), big);
 });
 
+test('a rerun: a path that was a directory or a link and is a file now is changed, not new; paths with different lone surrogates stay apart', async () => {
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const text = (s: string) => async () => bytesReader(new TextEncoder().encode(s));
+  const entry = (path: string, type: SourceEntry['type'], inode: number, more: Partial<SourceEntry> = {}): SourceEntry =>
+    ({ path, type, mode: 0o644, mtimeMs: 1_700_000_000_000, size: 0, inode, ...more });
+  const file = (path: string, inode: number, body: string): SourceEntry => entry(path, 'file', inode, { size: body.length, open: text(body) });
+  const run = (then: 'before' | 'after'): Source => ({
+    sources: ['/mem'],
+    host: 'test',
+    async *entries() {
+      yield entry('r', 'dir', 1);
+      yield file('r/a\uD800', 2, 'first');
+      yield file('r/a\uDC00', 3, 'other');
+      yield then === 'before' ? entry('r/x', 'dir', 4) : file('r/x', 4, 'x is a file now');
+      yield then === 'before' ? entry('r/y', 'symlink', 5, { target: 'x' }) : file('r/y', 5, 'y too');
+    },
+  });
+  const options = { series: 's', encrypt: false, compressionLevel: 3 } as const;
+  await backup(repo, run('before'), options);
+  const second = await backup(repo, run('after'), options);
+  assert.equal(
+    { unchanged: second.stats.filesUnchanged, changed: second.stats.filesChanged, new: second.stats.filesNew },
+    { unchanged: 2, changed: 2, new: 0 },
+  );
+  const point = await repo.unlock(await repo.resolvePoint('latest'), undefined);
+  for (const [path, body] of [['r/a\uD800', 'first'], ['r/a\uDC00', 'other'], ['r/x', 'x is a file now']]) {
+    const chunks: Uint8Array[] = [];
+    await dumpFile(repo, point, path!, async (c) => void chunks.push(c.slice()));
+    assert.is(new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer()), body, path);
+  }
+});
+
 test('a file that shrinks while read is recorded as read, one that vanishes is left out; the rest keeps its order', async () => {
   const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
   const big = pseudoRandomBytes(100_000, 31);

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { ByteRing, type RingSlice } from '../core/byte-ring.ts';
 import { prefetch } from '../core/prefetch.ts';
 import type { SourceEntry } from '../core/source.ts';
-import { appendFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsSource } from '../core/host/fs-source.ts';
 import { tempDir } from './helpers.ts';
@@ -205,6 +205,29 @@ test('fs source: a small file is read into the range given, and past it when it 
   await appendFile(join(dir.path, 'b'), ' no longer');
   const b = await byPath.get('b')!.readAll!(new Uint8Array(6));
   assert.equal(new TextDecoder().decode(b), 'short no longer');
+});
+
+test('fs source: walked again after a walk stopped early, every entry comes out, in order', async () => {
+  await using dir = await tempDir();
+  for (let d = 0; d < 40; d++) {
+    await mkdir(join(dir.path, `d${String(d).padStart(2, '0')}`));
+    for (let f = 0; f < 30; f++) await writeFile(join(dir.path, `d${String(d).padStart(2, '0')}`, `f${String(f).padStart(2, '0')}`), `${d}.${f}`);
+  }
+  const source = await fsSource([dir.path]);
+  const paths = async (limit: number): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const entry of source.entries()) {
+      out.push(entry.path);
+      if (out.length === limit) break;
+    }
+    return out;
+  };
+  const whole = await paths(Infinity);
+  assert.is(whole.length, 1 + 40 + 40 * 30);
+  assert.equal(whole, [...whole].sort(), 'manifest order');
+  assert.equal(await paths(3), whole.slice(0, 3));
+  assert.equal(await paths(Infinity), whole, 'a second walk after one stopped early');
+  assert.equal(await paths(Infinity), whole);
 });
 
 test.run();

@@ -195,12 +195,17 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
   // of subdirectories start ahead of the walk, through a scheduler that runs a few at a time,
   // nearest first in walk order, and stops reading ahead while many entries wait unconsumed:
   // a cold walk keeps the disk busy, entries still come out in manifest order, memory is bounded.
-  const scheduler = new ListingScheduler(LISTINGS_AT_ONCE);
-  let held = 0;
-  // Set when the consumer stops early (a failed backup): nothing more is listed ahead.
-  let stopped = false;
+  // Each walk has its own: listings an earlier walk left in flight neither count against the
+  // next walk's read-ahead nor list ahead for it.
+  interface Walk {
+    readonly scheduler: ListingScheduler;
+    /** Entries listed and not yet handed out. */
+    held: number;
+    /** Set when the consumer stops early (a failed backup): nothing more is listed ahead. */
+    stopped: boolean;
+  }
 
-  const listing = async (path: string, relative: string, depthKey: string[]): Promise<Listing | Error> => {
+  const listing = async (run: Walk, path: string, relative: string, depthKey: string[]): Promise<Listing | Error> => {
     let names: string[];
     try {
       names = (await readdirNames(path)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -214,13 +219,13 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
       const stats = await Promise.all(batch.map((c) => lstat(c.path).catch((error: Error) => error)));
       batch.forEach((c, j) => children.push({ ...c, stat: stats[j]! }));
     }
-    held += children.length;
+    run.held += children.length;
     const ahead = new Map<string, Promise<Listing | Error>>();
-    if (held < MAX_ENTRIES_AHEAD && !stopped) {
+    if (run.held < MAX_ENTRIES_AHEAD && !run.stopped) {
       for (const child of children) {
         if (!(child.stat instanceof Error) && child.stat.isDirectory()) {
           const key = [...depthKey, child.name];
-          const pending = scheduler.run(key, () => (stopped ? Promise.resolve(new Error('the walk stopped')) : listing(child.path, child.relative, key)));
+          const pending = run.scheduler.run(key, () => (run.stopped ? Promise.resolve(new Error('the walk stopped')) : listing(run, child.path, child.relative, key)));
           pending.catch(() => undefined);
           ahead.set(child.name, pending);
         }
@@ -229,12 +234,12 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     return { children, ahead };
   };
 
-  async function* walk(path: string, relative: string, st: Stat, depthKey: string[], listed?: Promise<Listing | Error>): AsyncGenerator<SourceEntry> {
+  async function* walk(run: Walk, path: string, relative: string, st: Stat, depthKey: string[], listed?: Promise<Listing | Error>): AsyncGenerator<SourceEntry> {
     const base = describe(path, relative, st);
     if (st.isDirectory()) {
       // Listed before the directory itself is handed out: a consumer that takes the first entry
       // early (backup, while its keys are derived) starts the walk ahead that way.
-      const listingStarted = listed ?? listing(path, relative, depthKey);
+      const listingStarted = listed ?? listing(run, path, relative, depthKey);
       yield { ...base, type: 'dir', size: 0 };
       const list = await listingStarted;
       if (list instanceof Error) {
@@ -242,7 +247,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
         return;
       }
       for (const child of list.children) {
-        held--;
+        run.held--;
         if (child.stat instanceof Error) {
           warn(`cannot read ${child.path}: ${child.stat.message}; skipped`);
           continue;
@@ -251,7 +256,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
         // and through the parents from the root, so the whole tree's stats would be held.
         const listed = list.ahead.get(child.name);
         list.ahead.delete(child.name);
-        yield* walk(child.path, child.relative, child.stat, [...depthKey, child.name], listed);
+        yield* walk(run, child.path, child.relative, child.stat, [...depthKey, child.name], listed);
       }
     } else if (st.isFile()) {
       yield { ...base, type: 'file', size: Number(st.size), open: () => openFile(path), readAll: (into) => readAll(path, Number(st.size), into) };
@@ -270,16 +275,16 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     sources: paths.map((p) => resolve(p)),
     host: hostname(),
     async *entries() {
-      stopped = false;
+      const run: Walk = { scheduler: new ListingScheduler(LISTINGS_AT_ONCE), held: 0, stopped: false };
       try {
-        yield* walkRoots();
+        yield* walkRoots(run);
       } finally {
-        stopped = true;
+        run.stopped = true;
       }
     },
   };
 
-  async function* walkRoots(): AsyncGenerator<SourceEntry> {
+  async function* walkRoots(run: Walk): AsyncGenerator<SourceEntry> {
     for (const root of roots) {
       if (isExcluded(root.name)) continue;
       let st: Stat;
@@ -289,7 +294,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
         warn(`cannot read ${root.path}: ${(error as Error).message}; skipped`);
         continue;
       }
-      yield* walk(root.path, root.name, st, [root.name]);
+      yield* walk(run, root.path, root.name, st, [root.name]);
     }
   }
 }

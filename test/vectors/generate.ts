@@ -493,6 +493,7 @@ function fsiVectors(): VectorFile[] {
     add('fsi_small', 'success', 'the FSI of manifest_small: [path, type code, size, mtimeMs] per line', plain),
     add('fsi_parent_traversal', 'UNSAFE_PATH', 'a row whose path has a ".." component', utf8('["src","d",0,0]\n["src/../../etc/passwd","f",1,0]\n')),
     add('fsi_bad_row', 'TAMPERED', 'a row with 3 elements', utf8('["src","d",0]\n')),
+    add('fsi_byte_order_mark', 'TAMPERED', 'fsi_small preceded by a UTF-8 byte-order mark (EF BB BF)', concatBytes(new Uint8Array([0xef, 0xbb, 0xbf]), plain)),
   ];
 }
 

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pseudoRandomBytes, ROOT, runCli, RUNTIME, tempDir, TEST_KDF_FLAG } from './helpers.ts';
 import { snapshotTree, writeTree } from './tree.ts';
@@ -154,6 +154,22 @@ test('Node caches compiled modules under $XDG_CACHE_HOME/bunker, not in the shar
   assert.is(run.code, 0, run.stderr);
   const cache = join(dir.path, 'bunker', 'node-compile-cache');
   assert.is(existsSync(cache) && readdirSync(cache).length > 0, RUNTIME === 'node');
+});
+
+test('Node worker threads use the same compile cache (a backup caches its codec thread\'s module)', async () => {
+  await using dir = await tempDir('bunker-compile-cache-');
+  const src = join(dir.path, 'src');
+  await writeTree(src, { 'a.txt': 'cached' });
+  const env = { XDG_CACHE_HOME: dir.path, NODE_COMPILE_CACHE: undefined, NODE_DISABLE_COMPILE_CACHE: undefined, BUNKER_PASSWORD: 'compile cache' };
+  const run = await runCli(['backup', src, '--repo', join(dir.path, 'repo'), '--kdf', TEST_KDF_FLAG, '--json'], { env });
+  assert.is(run.code, 0, run.stderr);
+  // The cache keeps each module's source: only the codec thread loads core/host/codec-worker.ts.
+  const marker = (await readFile(join(ROOT, 'core', 'host', 'codec-worker.ts'), 'utf8')).split('\n')[1]!;
+  const cache = join(dir.path, 'bunker', 'node-compile-cache');
+  const cached = existsSync(cache)
+    ? readdirSync(cache, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).some((e) => readFileSync(join(e.parentPath, e.name), 'latin1').includes(marker))
+    : false;
+  assert.is(cached, RUNTIME === 'node');
 });
 
 test('a backup reports what its walk skipped (a FIFO) once, after the password step, and backs up the rest', async () => {

@@ -230,4 +230,27 @@ test('fs source: walked again after a walk stopped early, every entry comes out,
   assert.equal(await paths(Infinity), whole);
 });
 
+test('fs source: a walk that ends while another is under way takes nothing from it', async () => {
+  await using dir = await tempDir();
+  for (let d = 0; d < 200; d++) {
+    const sub = join(dir.path, `d${String(d).padStart(3, '0')}`);
+    await mkdir(sub);
+    for (let f = 0; f < 5; f++) await writeFile(join(sub, `f${f}`), `${d}.${f}`);
+  }
+  const warnings: string[] = [];
+  const source = await fsSource([dir.path], { onWarning: (w) => void warnings.push(w) });
+  const whole: string[] = [];
+  for await (const entry of source.entries()) whole.push(entry.path);
+  const b = source.entries()[Symbol.asyncIterator]();
+  const seen: string[] = [];
+  for (let i = 0; i < 2; i++) seen.push((await b.next()).value!.path);
+  // Another walk of the same source starts and stops (a failed backup) while b has listings queued.
+  const a = source.entries()[Symbol.asyncIterator]();
+  await a.next();
+  await a.return!(undefined);
+  for (let step = await b.next(); !step.done; step = await b.next()) seen.push(step.value.path);
+  assert.equal(warnings, []);
+  assert.equal(seen, whole);
+});
+
 test.run();

@@ -102,6 +102,11 @@ test('unchanged only with the same size, mtime and inode and every chunk still i
   assert.is(files.isUnchanged(files.find('no-inode'), 3000, 1234.5, 77, index), false, 'no inode in the parent');
   assert.is(files.isUnchanged(files.find('no-inode'), 3000, 1234.5, undefined, index), false, 'no inode either side');
   assert.is(files.isUnchanged(files.find('empty'), 0, 5, 78, new ChunkIndex()), true, 'an empty file has no chunk to miss');
+  // A directory or link with the numbers of an unchanged empty file is still not one.
+  files.add({ path: 'd', type: 'dir', mode: 0o755, mtimeMs: 5, size: 0, inode: 7 });
+  files.add({ path: 'l', type: 'symlink', mode: 0o777, mtimeMs: 5, size: 0, inode: 8, target: 'x' });
+  assert.is(files.isUnchanged(files.find('d'), 0, 5, 7, new ChunkIndex()), false, 'a directory');
+  assert.is(files.isUnchanged(files.find('l'), 0, 5, 8, new ChunkIndex()), false, 'a link');
   assert.equal(files.chunkIds(files.find('empty')), []);
 });
 

@@ -16,6 +16,7 @@ import { type PointKms, wrapPasswordHash } from './kms/kms-wrap.ts';
 import { MANIFEST_VERSION } from './manifest.ts';
 import { ParentFiles } from './parent-files.ts';
 import { TreeWriter } from './tree-writer.ts';
+import type { MetadataPlaintext } from './metadata-text.ts';
 import { BLOB_OVERHEAD_BYTES, PACK_HEADER_BYTES, packKey, PackBuilder } from './repo/pack.ts';
 import { type PointBody, type PointEncryption, type PointRecord, type PointStats, POINT_MAGIC, POINT_VERSION, pointKey } from './repo/recovery-point.ts';
 import { encodeRunIndex, indexKey } from './repo/run-index.ts';
@@ -352,7 +353,10 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     return slot;
   };
 
-  const tree = new TreeWriter({ version: MANIFEST_VERSION, sources: source.sources, host: source.host }, options.fsi !== false);
+  const metadataZstd = repo.metadataZstd;
+  const tree = new TreeWriter({ version: MANIFEST_VERSION, sources: source.sources, host: source.host }, options.fsi !== false, {
+    ...(metadataZstd.frameWriter ? { openFrame: () => metadataZstd.frameWriter!(METADATA_ZSTD_LEVEL) } : {}),
+  });
   const isUnchangedFile = (entry: SourceEntry, previous = parentFiles.find(entry.path)): boolean =>
     previous !== -1 && parentFiles.isUnchanged(previous, entry.size, entry.mtimeMs, entry.inode, parentIndex);
   const walk = prefetch(resumed(sourceEntries, firstEntry), {
@@ -365,6 +369,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   // On failure, nothing may still be writing once backup() returns: a caller that repairs the
   // repository or retries must not race a pack write from the failed run.
   const settleAll = async (): Promise<void> => {
+    tree.close();
     await walk.return?.(undefined);
     while (inflight.size > 0) await Promise.allSettled([...inflight]);
     await Promise.allSettled(packWrites);
@@ -448,14 +453,19 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     if (codec === 1) discard(buffer);
     return { payload, codec };
   };
-  const sealMetadata = async (kind: 'index' | 'manifest' | 'fsi', objectId: string, plaintext: Uint8Array): Promise<Uint8Array> => {
-    const { payload, codec } = await compressed(plaintext);
+  const sealMetadata = async (kind: 'index' | 'manifest' | 'fsi', objectId: string, plaintext: MetadataPlaintext): Promise<Uint8Array> => {
+    const { payload, codec } = plaintext.kind === 'zstd' ? { payload: plaintext.frame, codec: 1 as const } : await compressed(plaintext.bytes);
     const sealed = await sealStream(keys.cipher, kind, objectId, payload, codec);
     discard(payload);
     return sealed;
   };
-  await put(indexKey(runId), await sealMetadata('index', runId, encodeRunIndex(newIndex)));
-  const plaintexts = tree.finish();
+  let plaintexts: ReturnType<TreeWriter['finish']>;
+  try {
+    plaintexts = tree.finish();
+  } finally {
+    tree.close();
+  }
+  await put(indexKey(runId), await sealMetadata('index', runId, { kind: 'raw', bytes: encodeRunIndex(newIndex) }));
   const manifestBytes = await sealMetadata('manifest', pointId, plaintexts.manifest);
   await put(`trees/${pointId}`, manifestBytes);
   let fsiRef: PointBody['fsi'] = null;

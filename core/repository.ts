@@ -20,6 +20,7 @@ import type { Storage } from './storage/storage.ts';
 import { ZstdCodec } from '../wasm/mod.ts';
 import { type ChunkCodecPool, inlineCodecPool } from './codec-pool.ts';
 import { Limiter } from './limiter.ts';
+import { MAX_METADATA_CONTENT_BYTES } from './metadata-text.ts';
 import type { RunIndexCache } from './repo/run-index-cache.ts';
 
 /** Run indexes fetched at once when a point's index is read. */
@@ -61,6 +62,21 @@ export interface MetadataZstd {
   compress(data: Uint8Array, level: number): Uint8Array;
   /** The frame must hold exactly `expectedBytes`; throws otherwise. */
   decompress(frame: Uint8Array, expectedBytes: number): Uint8Array;
+  /**
+   * A frame compressed as its content arrives, where the host's zstd can stream: a backup then
+   * holds its manifest compressed, not whole (core/tree-writer.ts). The WASM build cannot.
+   */
+  frameWriter?(level: number): ZstdFrameWriter;
+}
+
+/** One zstd frame, fed in pieces. */
+export interface ZstdFrameWriter {
+  /** Compresses `data` into the frame; the caller may reuse its buffer afterwards. */
+  write(data: Uint8Array): void;
+  /** Ends the frame: one buffer, whose header declares the content size (FORMAT.md §4.3). */
+  end(): Uint8Array;
+  /** Gives up the frame and its context (a failed backup); safe to call more than once. */
+  close(): void;
 }
 
 export class Repository {
@@ -220,7 +236,7 @@ export class Repository {
     const { plaintext, codec } = await openStream(cipher, kind, objectId, await this.storage.get(key), key);
     if (codec === 0) return plaintext;
     const size = this.zstd.frameContentSize(plaintext);
-    if (size < 0 || size > 1 << 30) throw new BunkerError('TAMPERED', `${key} has an invalid compressed body`, { object: key });
+    if (size < 0 || size > MAX_METADATA_CONTENT_BYTES) throw new BunkerError('TAMPERED', `${key} has an invalid compressed body`, { object: key });
     try {
       return this.metadataZstd.decompress(plaintext, size);
     } catch {

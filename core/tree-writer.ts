@@ -2,11 +2,12 @@
  * The manifest (FORMAT.md §9) and FSI (§10) of the point a backup is writing, encoded entry by
  * entry as each one becomes final, in walk order. The run holds their bytes (a few hundred per
  * file) instead of an object per entry until the end, so its memory grows far less with the
- * number of files. The bytes are those of encodeManifest and encodeFsi over the same entries.
+ * number of files; where zstd can stream, a large manifest is held compressed (core/metadata-text.ts).
+ * The bytes are those of encodeManifest and encodeFsi over the same entries.
  */
 import { fsiLine } from './fsi.ts';
 import { type ManifestEntry, type ManifestHeader, manifestLine } from './manifest.ts';
-import { Utf8Builder } from './format/utf8-builder.ts';
+import { MetadataText, type MetadataPlaintext, type MetadataTextOptions } from './metadata-text.ts';
 
 /** A file entry whose chunks are still being read and sealed. */
 export interface PendingEntry {
@@ -25,15 +26,16 @@ interface Queued {
 }
 
 export class TreeWriter {
-  private readonly manifest = new Utf8Builder();
-  private readonly fsi: Utf8Builder | undefined;
+  private readonly manifest: MetadataText;
+  private readonly fsi: MetadataText | undefined;
   private readonly queue: Queued[] = [];
   private head = 0;
   entries = 0;
 
-  constructor(header: ManifestHeader, withFsi: boolean) {
+  constructor(header: ManifestHeader, withFsi: boolean, options: MetadataTextOptions = {}) {
+    this.manifest = new MetadataText('the manifest', options);
     this.manifest.append(manifestLine(header));
-    this.fsi = withFsi ? new Utf8Builder() : undefined;
+    this.fsi = withFsi ? new MetadataText('the file-system index', options) : undefined;
   }
 
   /** An entry that is final as it is: a directory, a link, or a file with its whole chunk list. */
@@ -77,10 +79,16 @@ export class TreeWriter {
   }
 
   /** The plaintexts, once every entry is final (after the run's last chunk is sealed). */
-  finish(): { manifest: Uint8Array; fsi: Uint8Array | undefined } {
+  finish(): { manifest: MetadataPlaintext; fsi: MetadataPlaintext | undefined } {
     this.flush();
     if (this.head !== this.queue.length) throw new Error(`internal error: ${this.queue.length - this.head} manifest entries never became final`);
     return { manifest: this.manifest.finish(), fsi: this.fsi?.finish() };
+  }
+
+  /** Frees what a failed run left open; safe after finish(). */
+  close(): void {
+    this.manifest.close();
+    this.fsi?.close();
   }
 
   private isFinal(queued: Queued): boolean {

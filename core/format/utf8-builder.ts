@@ -25,6 +25,12 @@ export class Utf8Builder {
     this.used += encoder.encodeInto(text, this.buffer.subarray(this.used)).written;
   }
 
+  /** Hands the text so far to `take` (a view, valid only during the call) and empties the builder. */
+  drain(take: (bytes: Uint8Array) => void): void {
+    take(this.buffer.subarray(0, this.used));
+    this.used = 0;
+  }
+
   /** The text so far, in a buffer of exactly its size; the builder must not be used afterwards. */
   finish(): Uint8Array {
     const out = this.buffer.slice(0, this.used);

@@ -14,6 +14,9 @@
  * one-shot calls are used instead; test/native-zstd.test.ts checks that Node 24 has it.
  */
 import * as zlib from 'node:zlib';
+import { concatBytes } from '../format/bytes.ts';
+import { declareContentSize } from '../format/zstd-frame.ts';
+import type { ZstdFrameWriter } from '../repository.ts';
 
 export interface NativeZstd {
   /** True when a context is kept between calls, false on the one-shot fallback. */
@@ -29,6 +32,8 @@ export interface NativeZstd {
   compressBorrowed(data: Uint8Array, level: number): Uint8Array;
   /** Decodes one frame that must hold exactly `rawLength` bytes; throws otherwise. */
   decompress(frame: Uint8Array, rawLength: number): Uint8Array;
+  /** One frame written piece by piece (a manifest as a backup goes); absent on the one-shot fallback. */
+  frameWriter?(level: number): ZstdFrameWriter;
 }
 
 /** The native handle behind a node:zlib zstd stream, as node:zlib itself drives it. */
@@ -63,7 +68,12 @@ class Context {
 
   /** Runs one frame through the context; returns the output bytes left unused. */
   write(input: Uint8Array, output: Uint8Array, outLength: number): { outputLeft: number; inputLeft: number } {
-    this.handle.writeSync(zlib.constants.ZSTD_e_end, input, 0, input.length, output, 0, outLength);
+    return this.step(zlib.constants.ZSTD_e_end, input, 0, input.length, output, 0, outLength);
+  }
+
+  /** One call of the handle: `flush` is ZSTD_e_continue (more input follows) or ZSTD_e_end. */
+  step(flush: number, input: Uint8Array, inOffset: number, inLength: number, output: Uint8Array, outOffset: number, outLength: number): { outputLeft: number; inputLeft: number } {
+    this.handle.writeSync(flush, input, inOffset, inLength, output, outOffset, outLength);
     if (this.#error !== undefined) throw new Error(this.#error);
     return { outputLeft: this.state[0]!, inputLeft: this.state[1]! };
   }
@@ -79,6 +89,65 @@ class Context {
 
 /** The largest compression scratch buffer a thread keeps: room for a 4 MiB chunk (the default maximum) and more. */
 export const KEPT_SCRATCH_BYTES = 8 * 1024 * 1024;
+
+/** Output is gathered in pieces of this size while a frame is streamed. */
+const FRAME_PIECE_BYTES = 256 * 1024;
+
+/**
+ * A frame fed piece by piece through a context of its own, its output kept compressed; zstd
+ * streams it without a content size, which declareContentSize adds at the end.
+ */
+function streamedFrame(level: number): ZstdFrameWriter {
+  let context = Context.open(new zlib.ZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }));
+  if (context === undefined) throw new Error('internal error: node:zlib zstd handle unavailable');
+  const pieces: Uint8Array[] = [];
+  let out = new Uint8Array(FRAME_PIECE_BYTES);
+  let used = 0;
+  let size = 0;
+  const open = (): Context => {
+    if (context === undefined) throw new Error('internal error: the zstd frame is closed');
+    return context;
+  };
+  const close = (): void => {
+    context?.close();
+    context = undefined;
+  };
+  // zstd takes input until its output is full; with room left over, it took all of it (and at
+  // ZSTD_e_end, finished the frame).
+  const pump = (flush: number, data: Uint8Array): void => {
+    const current = open();
+    let offset = 0;
+    for (;;) {
+      let left: { outputLeft: number; inputLeft: number };
+      try {
+        left = current.step(flush, data, offset, data.length - offset, out, used, out.length - used);
+      } catch (error) {
+        close();
+        throw error;
+      }
+      offset = data.length - left.inputLeft;
+      used = out.length - left.outputLeft;
+      if (left.outputLeft > 0) return;
+      pieces.push(out);
+      out = new Uint8Array(FRAME_PIECE_BYTES);
+      used = 0;
+    }
+  };
+  return {
+    write(data) {
+      size += data.length;
+      pump(zlib.constants.ZSTD_e_continue, data);
+    },
+    end() {
+      pump(zlib.constants.ZSTD_e_end, new Uint8Array(0));
+      close();
+      pieces.push(out.subarray(0, used));
+      // With no input before the end, zstd saw all of it at once and declared the size itself.
+      return size === 0 ? concatBytes(...pieces.splice(0)) : declareContentSize(pieces.splice(0), size);
+    },
+    close,
+  };
+}
 
 /** zstd's ZSTD_COMPRESSBOUND: no frame of `size` bytes is longer. */
 function compressBound(size: number): number {
@@ -165,6 +234,7 @@ export function nativeZstd(): NativeZstd | undefined {
     get keptBytes() {
       return scratch.length;
     },
+    frameWriter: streamedFrame,
     compressBorrowed,
     compress(data, level) {
       const frame = compressBorrowed(data, level);

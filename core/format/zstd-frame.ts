@@ -1,0 +1,45 @@
+/**
+ * A streamed zstd frame made to declare its content size (RFC 8878 §3.1.1.1).
+ *
+ * FORMAT.md §4.3 wants every metadata frame to declare Frame_Content_Size, which a streaming
+ * compressor can only write when it knows the size before the first byte. A manifest written
+ * as the backup goes has no size until the end, so its frame is streamed without one and the
+ * header is rewritten then: the blocks after the header do not depend on it, and a header
+ * with a window descriptor may also carry a content size field.
+ */
+
+const MAGIC = [0x28, 0xb5, 0x2f, 0xfd] as const;
+/** Magic, frame header descriptor, window descriptor. */
+const STREAMED_HEADER_BYTES = 6;
+
+/**
+ * The frame `pieces` (in order) as one buffer whose header declares `size` in a 4-byte field.
+ * The frame must be one that zstd streamed without a size, a checksum or a dictionary;
+ * anything else is an internal error.
+ */
+export function declareContentSize(pieces: readonly Uint8Array[], size: number): Uint8Array {
+  if (!Number.isSafeInteger(size) || size < 0 || size > 0xffffffff) throw new Error(`internal error: zstd content size ${size} out of range`);
+  let length = 0;
+  for (const piece of pieces) length += piece.length;
+  const out = new Uint8Array(length + 4);
+  // The frame goes 4 bytes to the right; its header is then rewritten in place, with the size.
+  let at = 4;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  const header = out.subarray(4, 4 + STREAMED_HEADER_BYTES);
+  if (length < STREAMED_HEADER_BYTES || MAGIC.some((byte, i) => header[i] !== byte)) throw new Error('internal error: not a zstd frame');
+  const descriptor = header[4]!;
+  // No content size (flag 0, not single-segment), no dictionary id; the checksum bit is kept.
+  if ((descriptor & 0xeb) !== 0) throw new Error(`internal error: unexpected zstd frame header ${descriptor.toString(16)}`);
+  const windowDescriptor = header[5]!;
+  out.set(MAGIC, 0);
+  out[4] = descriptor | (2 << 6); // Frame_Content_Size_flag 2: a 4-byte field
+  out[5] = windowDescriptor;
+  out[6] = size & 0xff;
+  out[7] = (size >>> 8) & 0xff;
+  out[8] = (size >>> 16) & 0xff;
+  out[9] = size >>> 24;
+  return out;
+}

@@ -6,7 +6,7 @@
  */
 import { BunkerError } from './errors.ts';
 import { isLowerHex, utf8 } from './format/bytes.ts';
-import { utf8Lines } from './format/utf8-lines.ts';
+import { utf8Lines, utf8LinesOfPieces } from './format/utf8-lines.ts';
 import { CHUNK_ID_BYTES } from './chunk-id.ts';
 import { Utf8Builder } from './format/utf8-builder.ts';
 
@@ -89,13 +89,16 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
 
 const isUint = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
+/** A manifest's plaintext: whole, or in pieces as it is decompressed (each valid until the next). */
+export type ManifestContent = Uint8Array | Iterable<Uint8Array>;
+
 /**
  * Parses and validates a manifest: safe unique paths, every parent a directory listed
  * before its children, well-formed fields. Anything else is refused before a byte is restored.
  */
-export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
+export function parseManifest(content: ManifestContent, objectName: string): Manifest {
   const entries: ManifestEntry[] = [];
-  const header = scanManifest(bytes, objectName, (entry) => entries.push(entry));
+  const header = scanManifest(content, objectName, (entry) => entries.push(entry));
   return { header, entries };
 }
 
@@ -104,12 +107,18 @@ export function parseManifest(bytes: Uint8Array, objectName: string): Manifest {
  * that keep less than every entry (a rerun keeps its parent's files in typed arrays). A
  * malformed manifest throws part-way: whatever `visit` built is then to be dropped.
  */
-export function scanManifest(bytes: Uint8Array, objectName: string, visit: (entry: ManifestEntry) => void): ManifestHeader {
+export function scanManifest(content: ManifestContent, objectName: string, visit: (entry: ManifestEntry) => void): ManifestHeader {
   const damaged = (why: string): never => {
     throw new BunkerError('TAMPERED', `${objectName} is malformed (${why})`, { object: objectName });
   };
-  if (bytes[bytes.length - 1] !== 0x0a) damaged('missing final newline');
-  const lines = utf8Lines(bytes, () => damaged('not UTF-8'));
+  let lines: Generator<string>;
+  if (content instanceof Uint8Array) {
+    if (content[content.length - 1] !== 0x0a) damaged('missing final newline');
+    lines = utf8Lines(content, () => damaged('not UTF-8'));
+  } else {
+    // Decompressed as it is read: the end is known only when it comes.
+    lines = utf8LinesOfPieces(content, () => damaged('not UTF-8'), () => damaged('missing final newline'));
+  }
   const parse = (line: string): Record<string, unknown> => {
     try {
       const value = JSON.parse(line);

@@ -67,6 +67,12 @@ export interface MetadataZstd {
    * holds its manifest compressed, not whole (core/tree-writer.ts). The WASM build cannot.
    */
   frameWriter?(level: number): ZstdFrameWriter;
+  /**
+   * The frame's content in pieces as it is decoded, each valid only until the next is taken;
+   * throws as decompress does, at the piece where the frame proves wrong. A reader that
+   * parses as it goes (a manifest) then never holds the content whole. Absent on the WASM build.
+   */
+  decompressPieces?(frame: Uint8Array, expectedBytes: number): Iterable<Uint8Array>;
 }
 
 /** One zstd frame, fed in pieces. */
@@ -231,12 +237,18 @@ export class Repository {
     };
   }
 
+  /** The content size a zstd frame declares, within what a reader accepts; TAMPERED otherwise. */
+  private compressedContentSize(frame: Uint8Array, key: string): number {
+    const size = this.zstd.frameContentSize(frame);
+    if (size < 0 || size > MAX_METADATA_CONTENT_BYTES) throw new BunkerError('TAMPERED', `${key} has an invalid compressed body`, { object: key });
+    return size;
+  }
+
   /** Reads a STREAM object: authenticated, then zstd-decoded when its codec says so. */
   async readStreamObject(cipher: ObjectCipher, kind: 'manifest' | 'fsi' | 'index', objectId: string, key: string): Promise<Uint8Array> {
     const { plaintext, codec } = await openStream(cipher, kind, objectId, await this.storage.get(key), key);
     if (codec === 0) return plaintext;
-    const size = this.zstd.frameContentSize(plaintext);
-    if (size < 0 || size > MAX_METADATA_CONTENT_BYTES) throw new BunkerError('TAMPERED', `${key} has an invalid compressed body`, { object: key });
+    const size = this.compressedContentSize(plaintext, key);
     try {
       return this.metadataZstd.decompress(plaintext, size);
     } catch {
@@ -244,15 +256,37 @@ export class Repository {
     }
   }
 
+  /**
+   * A STREAM object's content in pieces where the metadata zstd decodes that way (each valid
+   * until the next), else whole: for readers that parse as they go.
+   */
+  private async readStreamPieces(cipher: ObjectCipher, kind: 'manifest', objectId: string, key: string): Promise<Uint8Array | Iterable<Uint8Array>> {
+    const zstd = this.metadataZstd;
+    if (zstd.decompressPieces === undefined) return this.readStreamObject(cipher, kind, objectId, key);
+    const { plaintext, codec } = await openStream(cipher, kind, objectId, await this.storage.get(key), key);
+    if (codec === 0) return plaintext;
+    const size = this.compressedContentSize(plaintext, key);
+    const pieces = zstd.decompressPieces(plaintext, size);
+    return {
+      *[Symbol.iterator]() {
+        try {
+          yield* pieces;
+        } catch {
+          throw new BunkerError('TAMPERED', `${key} has an invalid compressed body`, { object: key });
+        }
+      },
+    };
+  }
+
   async readManifest(point: UnlockedPoint): Promise<Manifest> {
     const key = this.manifestKey(point);
-    return parseManifest(await this.readStreamObject(point.cipher, 'manifest', point.id, key), key);
+    return parseManifest(await this.readStreamPieces(point.cipher, 'manifest', point.id, key), key);
   }
 
   /** The manifest's entries one by one (see scanManifest), none of them kept here. */
   async scanManifest(point: UnlockedPoint, visit: (entry: ManifestEntry) => void): Promise<ManifestHeader> {
     const key = this.manifestKey(point);
-    return scanManifest(await this.readStreamObject(point.cipher, 'manifest', point.id, key), key, visit);
+    return scanManifest(await this.readStreamPieces(point.cipher, 'manifest', point.id, key), key, visit);
   }
 
   private manifestKey(point: UnlockedPoint): string {

@@ -9,7 +9,7 @@ import * as zlib from 'node:zlib';
 import { KEPT_SCRATCH_BYTES, nativeZstd } from '../core/host/native-zstd.ts';
 import { ZstdCodec } from '../wasm/mod.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
-import { utf8 } from '../core/format/bytes.ts';
+import { joinBytes, utf8 } from '../core/format/bytes.ts';
 import { pseudoRandomBytes, RUNTIME } from './helpers.ts';
 
 await loadWasmFromPackages();
@@ -128,6 +128,31 @@ test('a frame cut short after all of its content is refused (Node), and never sp
   }
 });
 
+
+test('a frame read in pieces gives its exact content; more, fewer, cut short, or bytes after it are refused', () => {
+  if (native?.decompressPieces === undefined) return assert.is(RUNTIME, 'deno', 'only Deno lacks a streaming zstd');
+  const read = (frame: Uint8Array, rawLength: number): Uint8Array => {
+    const parts: Uint8Array[] = [];
+    for (const piece of native.decompressPieces!(frame, rawLength)) parts.push(piece.slice());
+    return joinBytes(parts);
+  };
+  for (const length of [0, 1, 1000, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 << 20]) {
+    const data = text(length, 9);
+    const frame = wasm.compress(data, 3);
+    assert.equal(read(frame, length), data, `${length} bytes`);
+    const refusals: [string, Uint8Array, number][] = [
+      ['one byte more than expected', frame, length - 1],
+      ['one byte fewer than expected', frame, length + 1],
+      ['cut short', frame.subarray(0, frame.length - 3), length],
+      ['a byte after its end', joinBytes([frame, new Uint8Array([7])]), length],
+      ['two frames', joinBytes([frame, frame]), length],
+    ];
+    for (const [label, bad, expected] of refusals) {
+      if (expected < 0) continue;
+      assert.throws(() => read(bad, expected), /zstd frame|unexpected end/, `${length} bytes, ${label}`);
+    }
+  }
+});
 
 test('a document larger than any chunk (a manifest) is compressed without growing the kept scratch, and the chunks after it are unchanged', () => {
   if (native === undefined) return assert.is(RUNTIME, 'deno', 'only Deno may lack node:zlib zstd');

@@ -34,6 +34,8 @@ export interface NativeZstd {
   decompress(frame: Uint8Array, rawLength: number): Uint8Array;
   /** One frame written piece by piece (a manifest as a backup goes); absent on the one-shot fallback. */
   frameWriter?(level: number): ZstdFrameWriter;
+  /** One frame read piece by piece (see MetadataZstd); absent on the one-shot fallback. */
+  decompressPieces?(frame: Uint8Array, rawLength: number): Iterable<Uint8Array>;
 }
 
 /** The native handle behind a node:zlib zstd stream, as node:zlib itself drives it. */
@@ -92,6 +94,8 @@ export const KEPT_SCRATCH_BYTES = 8 * 1024 * 1024;
 
 /** Output is gathered in pieces of this size while a frame is streamed. */
 const FRAME_PIECE_BYTES = 256 * 1024;
+/** A frame read in pieces is decoded this much at a time. */
+const DECODED_PIECE_BYTES = 1024 * 1024;
 
 /**
  * A frame fed piece by piece through a context of its own, its output kept compressed; zstd
@@ -147,6 +151,39 @@ function streamedFrame(level: number): ZstdFrameWriter {
     },
     close,
   };
+}
+
+/**
+ * A frame decoded through a context of its own, a piece at a time into one reused buffer: the
+ * caller parses each piece before taking the next. Refused like decompress(): more or fewer
+ * bytes than expected, a frame cut short, bytes after its end.
+ */
+function* decodedPieces(frame: Uint8Array, rawLength: number): Generator<Uint8Array> {
+  const context = Context.open(new zlib.ZstdDecompress());
+  if (context === undefined) throw new Error('internal error: node:zlib zstd handle unavailable');
+  // The call that can reach the expected end always has one byte of room more: a frame holding
+  // more fills it, and one that ends there stops at its end, so bytes after it are left over.
+  const out = new Uint8Array(Math.min(DECODED_PIECE_BYTES, rawLength) + 1);
+  let consumed = 0;
+  let produced = 0;
+  try {
+    for (;;) {
+      const remaining = rawLength - produced;
+      const room = remaining <= DECODED_PIECE_BYTES ? remaining + 1 : DECODED_PIECE_BYTES;
+      const left = context.step(zlib.constants.ZSTD_e_end, frame, consumed, frame.length - consumed, out, 0, room);
+      consumed = frame.length - left.inputLeft;
+      const length = room - left.outputLeft;
+      produced += length;
+      if (produced > rawLength) throw new Error(`zstd frame holds more than ${rawLength} bytes`);
+      if (length > 0) yield out.subarray(0, length);
+      // Room left over: zstd has reached the frame's end (a frame cut short is reported above).
+      if (left.outputLeft > 0) break;
+    }
+    if (produced < rawLength) throw new Error(`zstd frame decoded to ${produced} bytes, expected ${rawLength} bytes`);
+    if (consumed !== frame.length) throw new Error(`zstd frame has bytes after its end, expected ${rawLength} bytes`);
+  } finally {
+    context.close();
+  }
 }
 
 /** zstd's ZSTD_COMPRESSBOUND: no frame of `size` bytes is longer. */
@@ -235,6 +272,7 @@ export function nativeZstd(): NativeZstd | undefined {
       return scratch.length;
     },
     frameWriter: streamedFrame,
+    decompressPieces: decodedPieces,
     compressBorrowed,
     compress(data, level) {
       const frame = compressBorrowed(data, level);

@@ -278,9 +278,11 @@ export class Repository {
     };
   }
 
+  // Read whole: a restore or check keeps every entry anyway, and reading these in pieces
+  // measured no lower peak (bench/README.md, "Tuning").
   async readManifest(point: UnlockedPoint): Promise<Manifest> {
     const key = this.manifestKey(point);
-    return parseManifest(await this.readStreamPieces(point.cipher, 'manifest', point.id, key), key);
+    return parseManifest(await this.readStreamObject(point.cipher, 'manifest', point.id, key), key);
   }
 
   /** The manifest's entries one by one (see scanManifest), none of them kept here. */

@@ -61,6 +61,8 @@ test('where zstd can stream, a manifest and FSI are compressed as they grow; eac
     const { frame, contentBytes } = frameOf(plaintext);
     assert.is(contentBytes, expected.length, `${name}: content size`);
     assert.is(wasm.frameContentSize(frame), expected.length, `${name}: the frame header declares the size (FORMAT.md §4.3)`);
+    assert.is(frame[4], 0x80, `${name}: the header form FORMAT.md §4.3 gives (stream_zstd_streamed_header)`);
+    assert.is(new DataView(frame.buffer, frame.byteOffset).getUint32(6, true), expected.length, `${name}: the size as u32le after the window descriptor`);
     assert.ok(frame.length * 4 < expected.length, `${name}: held compressed (${frame.length} of ${expected.length} bytes)`);
     assert.ok(bytesEqual(wasm.decompress(frame, expected.length), expected), `${name}: the WASM build decodes the streamed frame`);
     assert.ok(bytesEqual(native.decompress(frame, expected.length), expected), `${name}: native zstd decodes it`);

@@ -87,6 +87,22 @@ export function rawZstdFrame(content: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * The same content in the header form a backup writes when it streamed the frame (a manifest
+ * past 1 MiB): not single-segment, a window descriptor (2^21 bytes, zstd level 3's), then
+ * Frame_Content_Size in a 4-byte field.
+ */
+export function streamedRawZstdFrame(content: Uint8Array): Uint8Array {
+  if (content.length >= 1 << 17) throw new Error('internal error: raw block too large');
+  const out = new Uint8Array(13 + content.length);
+  out.set([0x28, 0xb5, 0x2f, 0xfd, 0x80, (21 - 10) << 3], 0);
+  new DataView(out.buffer).setUint32(6, content.length, true);
+  const blockHeader = 1 | (content.length << 3); // Last_Block = 1, Block_Type = Raw
+  out.set([blockHeader & 0xff, (blockHeader >> 8) & 0xff, (blockHeader >> 16) & 0xff], 10);
+  out.set(content, 13);
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------
 // The vector file format (test/vectors/README.md).
 
@@ -325,6 +341,8 @@ async function streamVectors(keys: Keys, runIndexPlain: Uint8Array, manifestPlai
   await positive('stream_unencrypted', 'cipher 0 (unencrypted series): each segment is plaintext followed by SHA-256(nonce ‖ aad ‖ plaintext)[0..16)', checksumCipher, undefined, 'fsi', POINT_ID, toHex(STREAM_ONE_PLAINTEXT), STREAM_ONE_PLAINTEXT, 0);
   await positive('stream_index', 'a run index (the payload of run_index.txt) sealed as kind index; the object id is the run id', keys.dek, DEK, 'index', RUN_ID, toHex(runIndexPlain), runIndexPlain, 0);
   const manifestFrame = rawZstdFrame(manifestPlain);
+  const streamedFrame = streamedRawZstdFrame(manifestPlain);
+  await positive('stream_zstd_streamed_header', 'codec 1 as a backup writes a manifest it compressed as it grew: the zstd frame header has a window descriptor and declares Frame_Content_Size in a 4-byte field (not single-segment); content is manifest_small.txt', keys.dek, DEK, 'manifest', POINT_ID, toHex(streamedFrame), streamedFrame, 1, [['content', toHex(manifestPlain)]]);
   const manifestStream = await positive('stream_zstd_manifest', 'codec 1: the segments hold one zstd frame (here a single raw block with Frame_Content_Size) whose content is manifest_small.txt', keys.dek, DEK, 'manifest', POINT_ID, toHex(manifestFrame), manifestFrame, 1, [['content', toHex(manifestPlain)]]);
 
   const body = STREAM_HEADER_BYTES;

@@ -440,9 +440,14 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     await settleAll();
     throw error;
   }
-  if (sealerStarted !== undefined) await (await sealerStarted).close();
-
-  throwIfCancelled(options.signal, 'the backup');
+  let plaintexts: ReturnType<TreeWriter['finish']>;
+  try {
+    if (sealerStarted !== undefined) await (await sealerStarted).close();
+    throwIfCancelled(options.signal, 'the backup');
+    plaintexts = tree.finish();
+  } finally {
+    tree.close();
+  }
   // Index, manifest, FSI, then the point: the commit.
   // Metadata is compressed where the chunks were: on the codec threads when this run started
   // them (a large manifest would otherwise grow this thread's WebAssembly memory for good, and
@@ -459,12 +464,6 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     discard(payload);
     return sealed;
   };
-  let plaintexts: ReturnType<TreeWriter['finish']>;
-  try {
-    plaintexts = tree.finish();
-  } finally {
-    tree.close();
-  }
   await put(indexKey(runId), await sealMetadata('index', runId, { kind: 'raw', bytes: encodeRunIndex(newIndex) }));
   const manifestBytes = await sealMetadata('manifest', pointId, plaintexts.manifest);
   await put(`trees/${pointId}`, manifestBytes);

@@ -119,65 +119,70 @@ export function scanManifest(content: ManifestContent, objectName: string, visit
     // Decompressed as it is read: the end is known only when it comes.
     lines = utf8LinesOfPieces(content, () => damaged('not UTF-8'), () => damaged('missing final newline'));
   }
-  const parse = (line: string): Record<string, unknown> => {
-    try {
-      const value = JSON.parse(line);
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
-    } catch {
-      // fall through
-    }
-    return damaged('invalid JSON line');
-  };
-  const head = parse(lines.next().value ?? '');
-  if (typeof head.version === 'number' && head.version > MANIFEST_VERSION) {
-    throw new BunkerError('UNSUPPORTED_VERSION', `${objectName} has manifest version ${head.version}; this bunker reads version ${MANIFEST_VERSION}. Upgrade bunker to read it.`, { object: objectName });
-  }
-  if (head.version !== MANIFEST_VERSION) damaged('bad version');
-  const header: ManifestHeader = {
-    version: MANIFEST_VERSION,
-    sources: Array.isArray(head.sources) ? head.sources.map(String) : [],
-    host: String(head.host ?? ''),
-  };
-  const types = new Map<string, EntryType>();
-  // Entries of one directory come together: its parent check is done once per run of them.
-  let checkedParent = '';
-  for (const line of lines) {
-    const raw = parse(line);
-    const path = checkEntryPath(raw.path, objectName);
-    const type = raw.type;
-    const known = types.size;
-    types.set(path, type as EntryType); // a bad type is refused below, before the map is read again
-    if (types.size === known) damaged(`duplicate path ${JSON.stringify(path)}`);
-    const slash = path.lastIndexOf('/');
-    if (slash !== -1 && !(slash === checkedParent.length && path.startsWith(checkedParent))) {
-      const parent = path.slice(0, slash);
-      if (types.get(parent) !== 'dir') {
-        throw new BunkerError('UNSAFE_PATH', `${objectName} places ${JSON.stringify(path)} under something that is not a directory; refusing to restore it`, { object: objectName });
+  // Closed however the scan ends: a decoder behind the pieces holds a context until then.
+  try {
+    const parse = (line: string): Record<string, unknown> => {
+      try {
+        const value = JSON.parse(line);
+        if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
+      } catch {
+        // fall through
       }
-      checkedParent = parent;
-    }
-    if (type !== 'file' && type !== 'dir' && type !== 'symlink') return damaged(`bad type for ${JSON.stringify(path)}`);
-    if (!isUint(raw.mode) || raw.mode > 0o7777 || typeof raw.mtimeMs !== 'number' || !Number.isFinite(raw.mtimeMs) || !isUint(raw.size)) {
-      damaged(`bad attributes for ${JSON.stringify(path)}`);
-    }
-    const entry: { -readonly [K in keyof ManifestEntry]: ManifestEntry[K] } = {
-      path,
-      type,
-      mode: raw.mode as number,
-      mtimeMs: raw.mtimeMs as number,
-      size: raw.size as number,
+      return damaged('invalid JSON line');
     };
-    if (isUint(raw.inode)) entry.inode = raw.inode;
-    if (type === 'file') {
-      if (!isChunkList(raw.chunks)) damaged(`bad chunk list for ${JSON.stringify(path)}`);
-      entry.chunks = raw.chunks as string[];
-    } else if (type === 'symlink') {
-      if (typeof raw.target !== 'string' || raw.target.length === 0 || raw.target.includes('\0')) damaged(`bad link target for ${JSON.stringify(path)}`);
-      entry.target = raw.target as string;
+    const head = parse(lines.next().value ?? '');
+    if (typeof head.version === 'number' && head.version > MANIFEST_VERSION) {
+      throw new BunkerError('UNSUPPORTED_VERSION', `${objectName} has manifest version ${head.version}; this bunker reads version ${MANIFEST_VERSION}. Upgrade bunker to read it.`, { object: objectName });
     }
-    visit(entry);
+    if (head.version !== MANIFEST_VERSION) damaged('bad version');
+    const header: ManifestHeader = {
+      version: MANIFEST_VERSION,
+      sources: Array.isArray(head.sources) ? head.sources.map(String) : [],
+      host: String(head.host ?? ''),
+    };
+    const types = new Map<string, EntryType>();
+    // Entries of one directory come together: its parent check is done once per run of them.
+    let checkedParent = '';
+    for (const line of lines) {
+      const raw = parse(line);
+      const path = checkEntryPath(raw.path, objectName);
+      const type = raw.type;
+      const known = types.size;
+      types.set(path, type as EntryType); // a bad type is refused below, before the map is read again
+      if (types.size === known) damaged(`duplicate path ${JSON.stringify(path)}`);
+      const slash = path.lastIndexOf('/');
+      if (slash !== -1 && !(slash === checkedParent.length && path.startsWith(checkedParent))) {
+        const parent = path.slice(0, slash);
+        if (types.get(parent) !== 'dir') {
+          throw new BunkerError('UNSAFE_PATH', `${objectName} places ${JSON.stringify(path)} under something that is not a directory; refusing to restore it`, { object: objectName });
+        }
+        checkedParent = parent;
+      }
+      if (type !== 'file' && type !== 'dir' && type !== 'symlink') return damaged(`bad type for ${JSON.stringify(path)}`);
+      if (!isUint(raw.mode) || raw.mode > 0o7777 || typeof raw.mtimeMs !== 'number' || !Number.isFinite(raw.mtimeMs) || !isUint(raw.size)) {
+        damaged(`bad attributes for ${JSON.stringify(path)}`);
+      }
+      const entry: { -readonly [K in keyof ManifestEntry]: ManifestEntry[K] } = {
+        path,
+        type,
+        mode: raw.mode as number,
+        mtimeMs: raw.mtimeMs as number,
+        size: raw.size as number,
+      };
+      if (isUint(raw.inode)) entry.inode = raw.inode;
+      if (type === 'file') {
+        if (!isChunkList(raw.chunks)) damaged(`bad chunk list for ${JSON.stringify(path)}`);
+        entry.chunks = raw.chunks as string[];
+      } else if (type === 'symlink') {
+        if (typeof raw.target !== 'string' || raw.target.length === 0 || raw.target.includes('\0')) damaged(`bad link target for ${JSON.stringify(path)}`);
+        entry.target = raw.target as string;
+      }
+      visit(entry);
+    }
+    return header;
+  } finally {
+    lines.return(undefined);
   }
-  return header;
 }
 
 function isChunkList(value: unknown): value is string[] {

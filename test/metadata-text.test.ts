@@ -8,7 +8,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backup, checkRepository, isBunkerError, Repository, restore, type Source } from '../core/mod.ts';
-import { bytesEqual, utf8 } from '../core/format/bytes.ts';
+import { bytesEqual, joinBytes, utf8 } from '../core/format/bytes.ts';
+import { sealStream } from '../core/crypto/stream.ts';
 import { encodeFsi, fsiFromManifest } from '../core/fsi.ts';
 import { encodeManifest, type ManifestEntry, type ManifestHeader } from '../core/manifest.ts';
 import { MAX_METADATA_CONTENT_BYTES, type MetadataPlaintext, MetadataText } from '../core/metadata-text.ts';
@@ -19,7 +20,7 @@ import { ZstdCodec } from '../wasm/mod.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
 import type { ZstdFrameWriter } from '../core/repository.ts';
 import { memorySource, MemorySink, type TreeEntry } from './bad-input-kit.ts';
-import { fixedResolver, memoryRepo, RUNTIME, TEST_KDF } from './helpers.ts';
+import { fixedResolver, memoryRepo, pseudoRandomBytes, RUNTIME, TEST_KDF } from './helpers.ts';
 
 await loadWasmFromPackages();
 const wasm = new ZstdCodec();
@@ -82,6 +83,83 @@ test('a streamed frame fed in pieces of every size, or nothing at all, declares 
       assert.ok(bytesEqual(wasm.decompress(frame, total), text.subarray(0, total)), label);
     }
   }
+});
+
+test('a streamed frame whose end falls exactly at the end of an output piece is one frame, read strictly by native zstd', () => {
+  if (native?.frameWriter === undefined) return assert.is(RUNTIME, 'deno', 'only Deno lacks a streaming zstd');
+  // Incompressible bytes are stored as raw blocks (3-byte header each), so these lengths make the
+  // frame fill the writer's 256 KiB output pieces exactly; ending it there once added a second, empty frame.
+  for (const exact of [262_132, 524_270, 786_408]) {
+    for (const length of [exact - 1, exact, exact + 1]) {
+      const data = pseudoRandomBytes(length, length);
+      const writer = native.frameWriter(3);
+      writer.write(new Uint8Array(0));
+      for (let at = 0; at < length; at += 65_536) writer.write(data.subarray(at, Math.min(length, at + 65_536)));
+      const frame = writer.end();
+      assert.ok(bytesEqual(native.decompress(frame, length), data), `${length} bytes: native, whole`);
+      assert.ok(bytesEqual(joinBytes([...native.decompressPieces!(frame, length)].map((piece) => piece.slice())), data), `${length} bytes: native, in pieces`);
+      assert.ok(bytesEqual(wasm.decompress(frame, length), data), `${length} bytes: WASM`);
+    }
+  }
+  const empty = native.frameWriter(3);
+  empty.write(new Uint8Array(0));
+  assert.is(wasm.frameContentSize(empty.end()), 0, 'an empty write adds nothing: the frame still declares 0 bytes');
+});
+
+test('a manifest read entry by entry in pieces (a rerun) without its final newline, or not UTF-8, is TAMPERED, its last line never visited', async () => {
+  const streaming = nativeMetadataZstd();
+  if (streaming?.decompressPieces === undefined) return assert.is(RUNTIME, 'deno', 'Deno keeps the WASM build for metadata, which cannot decode in pieces');
+  const { repo, storage } = await memoryRepo();
+  const options = { series: 's', encrypt: true, compressionLevel: 3, resolver: fixedResolver('pw'), kdf: TEST_KDF } as const;
+  const { pointId } = await backup(repo, memorySource([{ path: 'r', type: 'dir' }, { path: 'r/a', type: 'file', data: utf8('a') }]), options);
+  repo.metadataZstd = streaming;
+  const point = await repo.unlock(await repo.resolvePoint('latest'), fixedResolver('pw'));
+  const text = encodeManifest({ header: HEADER, entries: [{ path: 'd', type: 'dir', mode: 0o755, mtimeMs: 1, size: 0 }, { path: 'd/last', type: 'dir', mode: 0o755, mtimeMs: 1, size: 0 }] });
+  const badUtf8 = text.slice();
+  badUtf8[badUtf8.length - 4] = 0xff;
+  for (const [label, content, why] of [['no final newline', text.subarray(0, text.length - 1), 'missing final newline'], ['not UTF-8', badUtf8, 'not UTF-8']] as const) {
+    storage.objects.set(`trees/${pointId}`, await sealStream(point.cipher, 'manifest', pointId, wasm.compress(content, 3), 1));
+    const seen: string[] = [];
+    await repo.scanManifest(point, (entry) => seen.push(entry.path)).then(
+      () => assert.unreachable(`${label}: read`),
+      (error) => {
+        assert.ok(isBunkerError(error, 'TAMPERED'), `${label}: ${error}`);
+        assert.match((error as Error).message, why, label);
+      },
+    );
+    // Lines before a final line without its newline come out; bytes that are not UTF-8 stop their whole block.
+    assert.equal(seen, why === 'not UTF-8' ? [] : ['d'], `${label}: never the last entry`);
+  }
+});
+
+test('a cancelled backup whose manifest is being streamed closes its frame and commits nothing', async () => {
+  const streaming = nativeMetadataZstd();
+  if (streaming?.frameWriter === undefined) return assert.is(RUNTIME, 'deno', 'Deno keeps the WASM build for metadata, which cannot stream');
+  const tree: TreeEntry[] = [{ path: 'r', type: 'dir' }];
+  for (let f = 0; f < 9000; f++) tree.push({ path: `r/a-file-with-a-rather-long-name-for-the-manifest-${f}.txt`, type: 'file', data: utf8(`content ${f}`) });
+  const { repo, storage } = await memoryRepo();
+  const frames = { opened: 0, closed: 0, ended: 0 };
+  repo.metadataZstd = {
+    compress: (data, level) => streaming.compress(data, level),
+    decompress: (frame, size) => streaming.decompress(frame, size),
+    frameWriter: (level) => {
+      frames.opened++;
+      const frame = streaming.frameWriter!(level);
+      return { write: (data) => frame.write(data), end: () => (frames.ended++, frame.end()), close: () => (frames.closed++, frame.close()) };
+    },
+  };
+  const cancel = new AbortController();
+  let files = 0;
+  const failure = await backup(repo, withInodes(memorySource(tree)), {
+    series: 's', encrypt: true, compressionLevel: 3, resolver: fixedResolver('pw'), kdf: TEST_KDF, signal: cancel.signal,
+    onProgress: () => void (++files === 8500 && cancel.abort()),
+  }).then(() => undefined, (error: unknown) => error);
+  assert.ok(isBunkerError(failure, 'CANCELLED'), String(failure));
+  assert.is(frames.opened, 1, 'the manifest was being streamed');
+  assert.is(frames.ended, 0);
+  assert.ok(frames.closed >= 1, 'its frame was closed');
+  assert.equal(await repo.listPoints(), []);
+  assert.ok([...storage.objects.keys()].every((key) => !key.startsWith('points/') && !key.startsWith('trees/')), 'no point or manifest written');
 });
 
 test('a document below the threshold is kept as it is, without opening a frame', () => {

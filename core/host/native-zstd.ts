@@ -94,6 +94,8 @@ export const KEPT_SCRATCH_BYTES = 8 * 1024 * 1024;
 
 /** Output is gathered in pieces of this size while a frame is streamed. */
 const FRAME_PIECE_BYTES = 256 * 1024;
+/** Room for ending a flushed frame: an empty last block's 3-byte header, and to spare. */
+const END_ROOM_BYTES = 64;
 /** A frame read in pieces is decoded this much at a time. */
 const DECODED_PIECE_BYTES = 1024 * 1024;
 
@@ -116,36 +118,47 @@ function streamedFrame(level: number): ZstdFrameWriter {
     context?.close();
     context = undefined;
   };
-  // zstd takes input until its output is full; with room left over, it took all of it (and at
-  // ZSTD_e_end, finished the frame).
-  const pump = (flush: number, data: Uint8Array): void => {
-    const current = open();
-    let offset = 0;
-    for (;;) {
-      let left: { outputLeft: number; inputLeft: number };
-      try {
-        left = current.step(flush, data, offset, data.length - offset, out, used, out.length - used);
-      } catch (error) {
-        close();
-        throw error;
-      }
-      offset = data.length - left.inputLeft;
+  const newPiece = (): void => {
+    pieces.push(out.subarray(0, used));
+    out = new Uint8Array(FRAME_PIECE_BYTES);
+    used = 0;
+  };
+  const step = (flush: number, data: Uint8Array, offset: number): { outputLeft: number; inputLeft: number } => {
+    try {
+      const left = open().step(flush, data, offset, data.length - offset, out, used, out.length - used);
       used = out.length - left.outputLeft;
+      return left;
+    } catch (error) {
+      close();
+      throw error;
+    }
+  };
+  // zstd takes input until its output is full; with room left over, it took all of it. (Not for
+  // ZSTD_e_end: a frame that ends exactly at a full output would look unfinished, and the next
+  // call would start a second, empty frame.)
+  const pump = (flush: number, data: Uint8Array): void => {
+    for (let offset = 0; ; newPiece()) {
+      const left = step(flush, data, offset);
+      offset = data.length - left.inputLeft;
       if (left.outputLeft > 0) return;
-      pieces.push(out);
-      out = new Uint8Array(FRAME_PIECE_BYTES);
-      used = 0;
     }
   };
   return {
     write(data) {
+      // Nothing to add; a first call would also fix the frame as one of unknown size.
+      if (data.length === 0) return;
       size += data.length;
       pump(zlib.constants.ZSTD_e_continue, data);
     },
     end() {
-      pump(zlib.constants.ZSTD_e_end, new Uint8Array(0));
+      // Everything compressed out first, so that ending the frame writes only its last block
+      // header (and no checksum: none is asked for), for which room is made.
+      if (size > 0) pump(zlib.constants.ZSTD_e_flush, new Uint8Array(0));
+      if (out.length - used < END_ROOM_BYTES) newPiece();
+      const left = step(zlib.constants.ZSTD_e_end, new Uint8Array(0), 0);
       close();
-      pieces.push(out.subarray(0, used));
+      if (left.outputLeft === 0) throw new Error('internal error: zstd did not end a frame within its room');
+      newPiece();
       // With no input before the end, zstd saw all of it at once and declared the size itself.
       return size === 0 ? concatBytes(...pieces.splice(0)) : declareContentSize(pieces.splice(0), size);
     },

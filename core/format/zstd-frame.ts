@@ -7,6 +7,7 @@
  * header is rewritten then: the blocks after the header do not depend on it, and a header
  * with a window descriptor may also carry a content size field.
  */
+import { joinBytes } from './bytes.ts';
 
 const MAGIC = [0x28, 0xb5, 0x2f, 0xfd] as const;
 /** Magic, frame header descriptor, window descriptor. */
@@ -19,17 +20,10 @@ const STREAMED_HEADER_BYTES = 6;
  */
 export function declareContentSize(pieces: readonly Uint8Array[], size: number): Uint8Array {
   if (!Number.isSafeInteger(size) || size < 0 || size > 0xffffffff) throw new Error(`internal error: zstd content size ${size} out of range`);
-  let length = 0;
-  for (const piece of pieces) length += piece.length;
-  const out = new Uint8Array(length + 4);
   // The frame goes 4 bytes to the right; its header is then rewritten in place, with the size.
-  let at = 4;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
+  const out = joinBytes([new Uint8Array(4), ...pieces]);
   const header = out.subarray(4, 4 + STREAMED_HEADER_BYTES);
-  if (length < STREAMED_HEADER_BYTES || MAGIC.some((byte, i) => header[i] !== byte)) throw new Error('internal error: not a zstd frame');
+  if (out.length - 4 < STREAMED_HEADER_BYTES || MAGIC.some((byte, i) => header[i] !== byte)) throw new Error('internal error: not a zstd frame');
   const descriptor = header[4]!;
   // No content size (flag 0, not single-segment), no checksum, no dictionary id: descriptor 0x00
   // (bit 4 is unused), which becomes 0x80.

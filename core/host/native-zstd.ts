@@ -14,7 +14,7 @@
  * one-shot calls are used instead; test/native-zstd.test.ts checks that Node 24 has it.
  */
 import * as zlib from 'node:zlib';
-import { concatBytes } from '../format/bytes.ts';
+import { joinBytes } from '../format/bytes.ts';
 import { declareContentSize } from '../format/zstd-frame.ts';
 import type { ZstdFrameWriter } from '../repository.ts';
 
@@ -73,7 +73,7 @@ class Context {
     return this.step(zlib.constants.ZSTD_e_end, input, 0, input.length, output, 0, outLength);
   }
 
-  /** One call of the handle: `flush` is ZSTD_e_continue (more input follows) or ZSTD_e_end. */
+  /** One call of the handle: `flush` is ZSTD_e_continue (more input follows), ZSTD_e_flush or ZSTD_e_end. */
   step(flush: number, input: Uint8Array, inOffset: number, inLength: number, output: Uint8Array, outOffset: number, outLength: number): { outputLeft: number; inputLeft: number } {
     this.handle.writeSync(flush, input, inOffset, inLength, output, outOffset, outLength);
     if (this.#error !== undefined) throw new Error(this.#error);
@@ -160,7 +160,7 @@ function streamedFrame(level: number): ZstdFrameWriter {
       if (left.outputLeft === 0) throw new Error('internal error: zstd did not end a frame within its room');
       newPiece();
       // With no input before the end, zstd saw all of it at once and declared the size itself.
-      return size === 0 ? concatBytes(...pieces.splice(0)) : declareContentSize(pieces.splice(0), size);
+      return size === 0 ? joinBytes(pieces.splice(0)) : declareContentSize(pieces.splice(0), size);
     },
     close,
   };

@@ -151,7 +151,24 @@ for (const [name, build] of Object.entries(UNSAFE)) {
   });
 }
 
-test('a sealed manifest whose zstd body is cut, padded, doubled or garbage is refused as TAMPERED, by the WASM build and by native zstd', async () => {
+/** A well-formed zstd frame of `size` copies of one byte, in RLE blocks: tiny, whatever its size. */
+function rleFrame(size: number, byte: number): Uint8Array {
+  const BLOCK = 128 * 1024;
+  const blocks = Math.ceil(size / BLOCK);
+  const out = new Uint8Array(10 + blocks * 4);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, 0xfd2fb528, true);
+  out[4] = 0x80; // a 4-byte content size, then a window descriptor
+  out[5] = 7 << 3; // a 128 KiB window: one block
+  view.setUint32(6, size, true);
+  for (let i = 0, at = 10; i < blocks; i++, at += 4) {
+    const header = (Math.min(BLOCK, size - i * BLOCK) << 3) | (1 << 1) | (i === blocks - 1 ? 1 : 0); // size, RLE, last
+    out.set([header & 0xff, (header >>> 8) & 0xff, header >>> 16, byte], at);
+  }
+  return out;
+}
+
+test('a sealed manifest whose zstd body is cut, padded, doubled, garbage or too large is refused as TAMPERED, by the WASM build and by native zstd', async () => {
   const plaintext = encoder.encode([header, dir('ok'), dataFile('ok/data')].map((l) => JSON.stringify(l)).join('\n') + '\n');
   const { repo: wasmRepo } = await craft([header]);
   const frame = wasmRepo.zstd.compress(plaintext, 3);
@@ -163,6 +180,8 @@ test('a sealed manifest whose zstd body is cut, padded, doubled or garbage is re
     ['two frames', join2(frame, frame)],
     ['not zstd at all', encoder.encode('{"version":1}\n')],
     ['a content size of 2 GiB', Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x80, 0, 0, 0, 0x80, 0, 0, 0, 0])],
+    // Well formed, and one byte past what a reader accepts (FORMAT.md §4.3): refused before decoding.
+    ['a valid frame of 2^30 + 1 bytes', rleFrame(2 ** 30 + 1, 0x0a)],
   ];
   const native = nativeMetadataZstd();
   for (const [label, body] of bodies) {

@@ -25,12 +25,12 @@ export function declareContentSize(pieces: readonly Uint8Array[], size: number):
   const header = out.subarray(4, 4 + STREAMED_HEADER_BYTES);
   if (out.length - 4 < STREAMED_HEADER_BYTES || MAGIC.some((byte, i) => header[i] !== byte)) throw new Error('internal error: not a zstd frame');
   const descriptor = header[4]!;
-  // No content size (flag 0, not single-segment), no checksum, no dictionary id: descriptor 0x00
-  // (bit 4 is unused), which becomes 0x80.
-  if ((descriptor & 0xef) !== 0) throw new Error(`internal error: unexpected zstd frame header ${descriptor.toString(16)}`);
+  // No content size (flag 0, not single-segment), no checksum, no dictionary id: descriptor 0x00,
+  // which becomes 0x80 (FORMAT.md §4.3).
+  if (descriptor !== 0) throw new Error(`internal error: unexpected zstd frame header ${descriptor.toString(16)}`);
   const windowDescriptor = header[5]!;
   out.set(MAGIC, 0);
-  out[4] = descriptor | (2 << 6); // Frame_Content_Size_flag 2: a 4-byte field
+  out[4] = 2 << 6; // Frame_Content_Size_flag 2: a 4-byte field
   out[5] = windowDescriptor;
   out[6] = size & 0xff;
   out[7] = (size >>> 8) & 0xff;

@@ -92,9 +92,8 @@ test('each KMS failure is named, then the password works; without one, PASSWORD_
   const key = emulator.createKey();
   const { home, repo } = await kmsBackup(key.arn);
   await rm(home, { recursive: true, force: true });
-  const down = await KmsEmulator.start();
-  const downEndpoint = down.endpoint;
-  await down.stop();
+  // Port 1: privileged, so no test (nor any unprivileged process) can be listening there.
+  const downEndpoint = 'http://127.0.0.1:1';
   const cases: { what: string; extra: Record<string, string | undefined>; expect: string; before?: () => void; after?: () => void }[] = [
     { what: 'no credentials', extra: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined }, expect: 'no AWS credentials found' },
     { what: 'wrong credentials', extra: { AWS_SECRET_ACCESS_KEY: 'not-the-secret' }, expect: 'AWS refused the credentials (InvalidSignatureException' },

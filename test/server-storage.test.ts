@@ -6,7 +6,6 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createServer } from 'node:net';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BunkerError, HttpStorage, Repository } from '../core/mod.ts';
@@ -365,13 +364,8 @@ test('HttpStorage retries 502/503/504, then gives up with REMOTE_FAILED; a timeo
 });
 
 test('HttpStorage names the unreachable host (real socket, nothing listening) and not the token', async () => {
-  // A port that was just free: nothing listens there now.
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
+  // Port 1: privileged, so no test (nor any unprivileged process) can be listening there.
+  const port = 1;
   const token = 'bunker_secret_token_value';
   const storage = new HttpStorage(`http://127.0.0.1:${port}/v1/repos/r1/`, token, { retries: 1, retryDelayMs: 1 });
   assert.is(storage.location, `http://127.0.0.1:${port}/v1/repos/r1`);

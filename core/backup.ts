@@ -37,6 +37,23 @@ const METADATA_ZSTD_LEVEL = 3;
 /** Files up to this size are read whole, several at once, ahead of the pipeline. */
 const SMALL_FILE_BYTES = 1024 * 1024;
 
+/**
+ * A file's mtime is trusted to tell it unchanged only when it is older than the parent run's
+ * start by this much. A file written again within one tick of the file system's clock keeps
+ * its mtime (ext4's clock is coarse: a few ms; FAT's is 2 s), so one rewritten at the same
+ * size while the parent ran, after the walk saw it, would otherwise never be read again.
+ */
+const RACY_MARGIN_MS = 2000;
+
+/** Files with an mtime from this time on are read again, whatever the parent says (see RACY_MARGIN_MS). */
+export function racyFrom(parent: PointRecord): number {
+  // stats are not validated when a point is read (FORMAT.md §6.3): a point without a usable
+  // start trusts no mtime, and every file is read.
+  const duration: unknown = parent.body.stats.durationMs;
+  const started = typeof duration === 'number' && duration >= 0 ? Date.parse(parent.body.createdAt) - duration : NaN;
+  return Number.isFinite(started) ? started - RACY_MARGIN_MS : -Infinity;
+}
+
 export interface BackupOptions {
   /** The backup series (`--name`); points of one series share keys and dedup. */
   readonly series: string;
@@ -357,8 +374,9 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   const tree = new TreeWriter({ version: MANIFEST_VERSION, sources: source.sources, host: source.host }, options.fsi !== false, {
     ...(metadataZstd.frameWriter ? { openFrame: () => metadataZstd.frameWriter!(METADATA_ZSTD_LEVEL) } : {}),
   });
+  const trustMtimesBefore = parent === undefined ? -Infinity : racyFrom(parent);
   const isUnchangedFile = (entry: SourceEntry, previous = parentFiles.find(entry.path)): boolean =>
-    previous !== -1 && parentFiles.isUnchanged(previous, entry.size, entry.mtimeMs, entry.inode, parentIndex);
+    previous !== -1 && entry.mtimeMs < trustMtimesBefore && parentFiles.isUnchanged(previous, entry.size, entry.mtimeMs, entry.inode, parentIndex);
   const walk = prefetch(resumed(sourceEntries, firstEntry), {
     smallFileBytes: SMALL_FILE_BYTES,
     maxEntries: 256,

@@ -20,7 +20,7 @@ import { createApp } from '../server/app.ts';
 import { serverDeps } from '../server/host.ts';
 import { TEST_KDF, pseudoRandomBytes, tempDir } from './helpers.ts';
 import { testServer } from './server-kit.ts';
-import { snapshotTree, writeTree } from './tree.ts';
+import { ageTree, snapshotTree, writeTree } from './tree.ts';
 
 const KDF = { memoryKiB: TEST_KDF.memoryKiB, iterations: TEST_KDF.iterations, parallelism: TEST_KDF.parallelism };
 const PASSWORD = 'api-routes backup password';
@@ -95,6 +95,7 @@ const FILES = {
   'link': { link: 'a.txt' },
 };
 await writeTree(src, FILES);
+await ageTree(src); // so that a rerun finds them unchanged
 await ok({ method: 'POST', path: '/v1/repos', json: { name: 'r1' } }, 201);
 await ok({ method: 'POST', path: '/v1/passwords', json: { name: 'pw', password: PASSWORD, kdf: KDF, description: 'for r1' } }, 201);
 await ok({ method: 'POST', path: '/v1/backup-jobs', json: { name: 'j1', sources: [src], repo: 'r1', password: 'pw' } }, 201);

@@ -20,7 +20,7 @@ import { webCryptoSealPrimitives } from '../core/chunk-sealer.ts';
 import { nodeSealPrimitives } from '../core/host/node-seal-primitives.ts';
 import type { Storage } from '../core/storage/storage.ts';
 import { fixedResolver, memoryRepo, pseudoRandomBytes, RUNTIME, tempDir, TEST_KDF } from './helpers.ts';
-import { snapshotTree, writeTree } from './tree.ts';
+import { ageTree, snapshotTree, writeTree } from './tree.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
 
 // Loaded here, not by whichever test happens to run first: each test can run on its own.
@@ -144,6 +144,7 @@ test('metadata compressed by native zstd on the calling thread is read by the WA
   const tree: Record<string, string> = {};
   for (let i = 0; i < 800; i++) tree[`dir-${i % 20}/file-${i}.txt`] = `content ${i}`;
   await writeTree(src, tree);
+  await ageTree(src); // the rerun must find every file unchanged
   for (const writeNative of [true, false]) {
     const { repo, storage } = await memoryRepo({ chunker: CHUNKER });
     const options = { series: 's', encrypt: true, compressionLevel: 3, resolver: fixedResolver('pw'), kdf: TEST_KDF } as const;

@@ -5,10 +5,12 @@ import { mkdir, readdir, writeFile, utimes, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { backup, bytesReader, dumpFile, findFiles, listDirectory, pointListing, restore, type Source, type SourceEntry } from '../core/mod.ts';
 import { toHex } from '../core/format/bytes.ts';
+import { racyFrom } from '../core/backup.ts';
+import type { PointRecord } from '../core/repo/recovery-point.ts';
 import { fsSource } from '../core/host/fs-source.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
 import { fixedResolver, memoryRepo, pseudoRandomBytes, SMALL_CHUNKER, tempDir, TEST_KDF } from './helpers.ts';
-import { snapshotTree, writeTree } from './tree.ts';
+import { ageTree, snapshotTree, writeTree } from './tree.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const T0 = Date.UTC(2024, 0, 2, 3, 4, 5, 0);
@@ -160,6 +162,7 @@ test('second backup of an unchanged tree reads nothing and adds only metadata', 
   const spec: Record<string, Uint8Array> = {};
   for (let i = 0; i < 20; i++) spec[`f${i}`] = pseudoRandomBytes(30_000, i + 1);
   await writeTree(src, spec);
+  await ageTree(src);
   const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
   const options = { series: 'default', encrypt: true, compressionLevel: 3, resolver: fixedResolver(PASSWORD), kdf: TEST_KDF } as const;
   const first = await backup(repo, await fsSource([src]), options);
@@ -170,6 +173,42 @@ test('second backup of an unchanged tree reads nothing and adds only metadata', 
   assert.is(second.stats.chunksNew, 0);
   // Only the index (empty), manifest and FSI of the new point: a few KiB against 600 KB of data.
   assert.ok(second.stats.bytesAdded < 8192, `unchanged rerun added ${second.stats.bytesAdded} bytes`);
+});
+
+test('a file rewritten at the same size and mtime is read again when that mtime is near the parent run (racy), trusted when older', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  const [a1, a2, b1, b2] = [1, 2, 3, 4].map((seed) => pseudoRandomBytes(30_000, seed));
+  await writeTree(src, { recent: a1!, old: b1! });
+  // "recent": an mtime in the second before the run starts (a file system's clock may be that
+  // coarse); "old": an hour before it.
+  const recentS = Math.floor(Date.now() / 1000);
+  const oldS = recentS - 3600;
+  await utimes(join(src, 'recent'), recentS, recentS);
+  await utimes(join(src, 'old'), oldS, oldS);
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const options = { series: 'default', encrypt: true, compressionLevel: 3, resolver: fixedResolver(PASSWORD), kdf: TEST_KDF } as const;
+  await backup(repo, await fsSource([src]), options);
+  // Rewritten in place (same inode), same size, the mtime put back: only the content differs.
+  await writeFile(join(src, 'recent'), a2!);
+  await writeFile(join(src, 'old'), b2!);
+  await utimes(join(src, 'recent'), recentS, recentS);
+  await utimes(join(src, 'old'), oldS, oldS);
+  const second = await backup(repo, await fsSource([src]), options);
+  assert.equal([second.stats.filesChanged, second.stats.filesUnchanged, second.stats.bytesRead], [1, 1, 30_000]);
+  const out = join(dir.path, 'out');
+  await restore(repo, await repo.unlock(await repo.resolvePoint('latest'), fixedResolver(PASSWORD)), new DirectoryRestoreSink(out));
+  assert.equal(new Uint8Array(await readFile(join(out, 'src', 'recent'))), a2!, 'the racy file was read again');
+  // The rule's limit, as for restic: an old mtime put back by hand hides a change.
+  assert.equal(new Uint8Array(await readFile(join(out, 'src', 'old'))), b1!);
+});
+
+test('the parent run\'s start comes from createdAt - durationMs; an unusable one trusts no mtime', () => {
+  const point = (createdAt: unknown, durationMs: unknown) => ({ body: { createdAt, stats: { durationMs } } }) as unknown as PointRecord;
+  assert.is(racyFrom(point('2026-11-29T10:00:00.000Z', 1500)), Date.parse('2026-11-29T10:00:00.000Z') - 1500 - 2000);
+  for (const [createdAt, durationMs] of [['not a date', 10], ['2026-11-29T10:00:00.000Z', -1], ['2026-11-29T10:00:00.000Z', '10'], ['2026-11-29T10:00:00.000Z', undefined], [undefined, 10]]) {
+    assert.is(racyFrom(point(createdAt, durationMs)), -Infinity, `${createdAt} / ${durationMs}`);
+  }
 });
 
 test('a changed byte in a large file adds only the chunks whose cuts it changed', async () => {

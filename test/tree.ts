@@ -23,6 +23,19 @@ export async function writeTree(root: string, spec: TreeSpec): Promise<void> {
   }
 }
 
+/**
+ * Sets the mtime of every regular file under `root` to `ageMs` ago. A backup trusts a file's
+ * mtime to tell it unchanged only when it is older than the parent run's start (with a margin
+ * for coarse clocks), so a test whose rerun must skip files writes them "earlier".
+ */
+export async function ageTree(root: string, ageMs = 3_600_000): Promise<void> {
+  // Whole seconds: a fraction of a ms in floating point can floor to different ms on Node and Deno.
+  const seconds = Math.floor((Date.now() - ageMs) / 1000);
+  for (const entry of await readdir(root, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) await utimes(join(entry.parentPath, entry.name), seconds, seconds);
+  }
+}
+
 export interface TreeEntry {
   type: 'file' | 'dir' | 'symlink';
   mode: number;

@@ -45,13 +45,21 @@ const SMALL_FILE_BYTES = 1024 * 1024;
  */
 const RACY_MARGIN_MS = 2000;
 
+/**
+ * When the files of `point` were read, at the latest: `stats.startedAt`, else (points from
+ * before it) `createdAt` - `durationMs`; 0 when neither is usable, so that no mtime is trusted.
+ * stats are not validated when a point is read (FORMAT.md §6.3).
+ */
+export function runStart(point: PointRecord): number {
+  const { startedAt, durationMs } = point.body.stats as { startedAt?: unknown; durationMs?: unknown };
+  if (typeof startedAt === 'number' && Number.isFinite(startedAt)) return Math.max(0, startedAt);
+  const started = typeof durationMs === 'number' && durationMs >= 0 ? Date.parse(point.body.createdAt) - durationMs : NaN;
+  return Number.isFinite(started) ? Math.max(0, started) : 0;
+}
+
 /** Files with an mtime from this time on are read again, whatever the parent says (see RACY_MARGIN_MS). */
 export function racyFrom(parent: PointRecord): number {
-  // stats are not validated when a point is read (FORMAT.md §6.3): a point without a usable
-  // start trusts no mtime, and every file is read.
-  const duration: unknown = parent.body.stats.durationMs;
-  const started = typeof duration === 'number' && duration >= 0 ? Date.parse(parent.body.createdAt) - duration : NaN;
-  return Number.isFinite(started) ? started - RACY_MARGIN_MS : -Infinity;
+  return runStart(parent) - RACY_MARGIN_MS;
 }
 
 export interface BackupOptions {
@@ -87,6 +95,12 @@ export interface BackupOptions {
   readonly onWarning?: (message: string) => void;
   /** Aborting stops the backup with CANCELLED before its point is written: nothing is committed. */
   readonly signal?: AbortSignal;
+  /**
+   * For a copy: when the source's files were read (runStart of the source point). The point
+   * records the earlier of it and this run's start, so that a later run does not trust an mtime
+   * the source's run could have seen change.
+   */
+  readonly filesReadFrom?: number;
   /** Collects time per pipeline stage (`--profile`). */
   readonly profile?: Profile;
 }
@@ -149,6 +163,7 @@ class ChunkBufferPool {
 
 export async function backup(repo: Repository, source: Source, options: BackupOptions): Promise<BackupResult> {
   const startedAt = Date.now();
+  const startedAtMonotonic = performance.now();
   checkSeriesName(options.series);
   // The walk starts now (directory listings and metadata, no file contents), while the keys are
   // derived and the parent point is loaded: on a cold cache it is most of a rerun's time. A
@@ -492,7 +507,12 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     fsiRef = { key: `fsi/${pointId}`, sizeBytes: fsiBytes.length };
   }
   const runs = [...keys.parentRuns, runId];
-  const finalStats: PointStats = { ...stats, durationMs: Date.now() - startedAt };
+  const finishedAt = Date.now();
+  const durationMs = performance.now() - startedAtMonotonic;
+  // The earliest of the clock's start, the start the monotonic clock implies (should the wall
+  // clock have been set back meanwhile) and, for a copy, the start of the run that read the files.
+  const readFrom = Math.floor(Math.min(startedAt, finishedAt - durationMs, options.filesReadFrom ?? Infinity));
+  const finalStats: PointStats = { ...stats, durationMs: Math.round(durationMs), startedAt: Math.max(0, readFrom) };
   const body: PointBody = {
     id: pointId,
     repository: repo.config.id,

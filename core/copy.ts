@@ -5,11 +5,11 @@
  * deduplicated against the target series' previous point. An encrypted point is only ever
  * copied encrypted: no plaintext reaches the target repository.
  */
-import { backup, type BackupOptions, type BackupResult } from './backup.ts';
+import { backup, type BackupOptions, type BackupResult, runStart } from './backup.ts';
 import { pointSource } from './point-source.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
 
-export interface CopyOptions extends Omit<BackupOptions, 'encrypt' | 'series'> {
+export interface CopyOptions extends Omit<BackupOptions, 'encrypt' | 'series' | 'filesReadFrom'> {
   /** Series in the target (default: the source point's). */
   readonly series?: string;
   /** Only these paths of the point (and what is below them). */
@@ -26,6 +26,8 @@ export async function copyPoint(from: Repository, point: UnlockedPoint, to: Repo
     ...options,
     series: options.series ?? point.record.body.series,
     encrypt: point.record.body.encryption !== null,
+    // The copied entries carry the source's mtimes: a later run judges them by when the source read them.
+    filesReadFrom: runStart(point.record),
   });
   return { ...result, sourcePointId: point.id };
 }

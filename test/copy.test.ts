@@ -6,12 +6,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { readFile, utimes, writeFile } from 'node:fs/promises';
 import { backup, type BackupOptions, BunkerError, copyPoint, MemoryStorage, Repository, restore } from '../core/mod.ts';
 import { fixedResolver, pseudoRandomBytes, runCli, SMALL_CHUNKER, tempDir, TEST_KDF, TEST_KDF_FLAG } from './helpers.ts';
 import { snapshotTree, writeTree } from './tree.ts';
 import { flipByte, MemorySink, memorySource, type TreeEntry } from './bad-input-kit.ts';
 import { packKey } from '../core/repo/pack.ts';
+import { runStart } from '../core/backup.ts';
+import { fsSource } from '../core/host/fs-source.ts';
+import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
 
 await loadWasmFromPackages();
@@ -130,6 +133,45 @@ test('a tampered chunk in the source: TAMPERED, and no point in the target', asy
   assert.instance(error, BunkerError);
   assert.is((error as BunkerError).code, 'TAMPERED', String(error));
   assert.equal(await (await Repository.open(targetStorage)).listPoints(), []);
+});
+
+test('a copy keeps when its source read the files: a file rewritten within the source run\'s clock tick is read again after the copy too', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  const [a1, a2] = [1, 2].map((seed) => pseudoRandomBytes(30_000, seed));
+  await writeTree(src, { x: a1! });
+  const recentS = Math.floor(Date.now() / 1000);
+  await utimes(join(src, 'x'), recentS, recentS);
+  const opts = options('pw', 'web');
+  const a = new MemoryStorage();
+  const A = await Repository.init(a, { chunker: SMALL_CHUNKER });
+  const p1 = await backup(A, await fsSource([src]), opts);
+  // Rewritten in place at the same size, its mtime put back: the racy case.
+  await writeFile(join(src, 'x'), a2!);
+  await utimes(join(src, 'x'), recentS, recentS);
+  const p2 = await backup(A, await fsSource([src]), opts);
+  assert.is(p2.stats.filesChanged, 1, 'the source series read it again');
+  // Copies made once the file's mtime is more than 2 s before the copy's own start.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, recentS * 1000 + 2100 - Date.now())));
+  const unlock = async (repo: Repository, id: string) => repo.unlock(await repo.resolvePoint(id), fixedResolver('pw'));
+  const restoredX = async (repo: Repository, id: string, label: string) => {
+    const out = join(dir.path, label);
+    await restore(repo, await unlock(repo, id), new DirectoryRestoreSink(out));
+    return new Uint8Array(await readFile(join(out, 'src', 'x')));
+  };
+  const b = new MemoryStorage();
+  const B = await Repository.init(b, { chunker: SMALL_CHUNKER });
+  const c1 = await copyPoint(A, await unlock(A, p1.pointId), B, { compressionLevel: 3, resolver: fixedResolver('pw'), kdf: TEST_KDF });
+  assert.is((await B.readPoint(c1.pointId)).body.stats.startedAt, runStart(await A.readPoint(p1.pointId)), 'the copy records the source run\'s start');
+  const c2 = await copyPoint(A, await unlock(A, p2.pointId), B, { compressionLevel: 3, resolver: fixedResolver('pw'), kdf: TEST_KDF });
+  assert.is(c2.stats.filesChanged, 1);
+  assert.equal(await restoredX(B, c2.pointId, 'c2'), a2!, 'the copy of the second point holds what it holds');
+  // A backup continuing the series from a copy judges the copied mtimes the same way.
+  const C = await Repository.init(new MemoryStorage(), { chunker: SMALL_CHUNKER });
+  await copyPoint(A, await unlock(A, p1.pointId), C, { compressionLevel: 3, resolver: fixedResolver('pw'), kdf: TEST_KDF });
+  const live = await backup(C, await fsSource([src]), opts);
+  assert.is(live.stats.filesChanged, 1);
+  assert.equal(await restoredX(C, live.pointId, 'live'), a2!);
 });
 
 test('bunker copy: directory to directory, the copy restores byte for byte with the target password', async () => {

@@ -179,35 +179,45 @@ test('a file rewritten at the same size and mtime is read again when that mtime 
   await using dir = await tempDir();
   const src = join(dir.path, 'src');
   const [a1, a2, b1, b2] = [1, 2, 3, 4].map((seed) => pseudoRandomBytes(30_000, seed));
-  await writeTree(src, { recent: a1!, old: b1! });
+  // Large enough to be read in the main loop rather than ahead by read-ahead: both paths decide.
+  const [l1, l2] = [5, 6].map((seed) => pseudoRandomBytes(1_500_000, seed));
+  await writeTree(src, { recent: a1!, old: b1!, large: l1! });
   // "recent": an mtime in the second before the run starts (a file system's clock may be that
   // coarse); "old": an hour before it.
   const recentS = Math.floor(Date.now() / 1000);
   const oldS = recentS - 3600;
   await utimes(join(src, 'recent'), recentS, recentS);
   await utimes(join(src, 'old'), oldS, oldS);
+  await utimes(join(src, 'large'), recentS, recentS);
   const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
   const options = { series: 'default', encrypt: true, compressionLevel: 3, resolver: fixedResolver(PASSWORD), kdf: TEST_KDF } as const;
   await backup(repo, await fsSource([src]), options);
   // Rewritten in place (same inode), same size, the mtime put back: only the content differs.
   await writeFile(join(src, 'recent'), a2!);
   await writeFile(join(src, 'old'), b2!);
+  await writeFile(join(src, 'large'), l2!);
   await utimes(join(src, 'recent'), recentS, recentS);
   await utimes(join(src, 'old'), oldS, oldS);
+  await utimes(join(src, 'large'), recentS, recentS);
   const second = await backup(repo, await fsSource([src]), options);
-  assert.equal([second.stats.filesChanged, second.stats.filesUnchanged, second.stats.bytesRead], [1, 1, 30_000]);
+  assert.equal([second.stats.filesChanged, second.stats.filesUnchanged, second.stats.bytesRead], [2, 1, 1_530_000]);
   const out = join(dir.path, 'out');
   await restore(repo, await repo.unlock(await repo.resolvePoint('latest'), fixedResolver(PASSWORD)), new DirectoryRestoreSink(out));
   assert.equal(new Uint8Array(await readFile(join(out, 'src', 'recent'))), a2!, 'the racy file was read again');
+  assert.equal(new Uint8Array(await readFile(join(out, 'src', 'large'))), l2!, 'the large racy file too');
   // The rule's limit, as for restic: an old mtime put back by hand hides a change.
   assert.equal(new Uint8Array(await readFile(join(out, 'src', 'old'))), b1!);
 });
 
-test('the parent run\'s start comes from createdAt - durationMs; an unusable one trusts no mtime', () => {
-  const point = (createdAt: unknown, durationMs: unknown) => ({ body: { createdAt, stats: { durationMs } } }) as unknown as PointRecord;
-  assert.is(racyFrom(point('2026-11-29T10:00:00.000Z', 1500)), Date.parse('2026-11-29T10:00:00.000Z') - 1500 - 2000);
-  for (const [createdAt, durationMs] of [['not a date', 10], ['2026-11-29T10:00:00.000Z', -1], ['2026-11-29T10:00:00.000Z', '10'], ['2026-11-29T10:00:00.000Z', undefined], [undefined, 10]]) {
-    assert.is(racyFrom(point(createdAt, durationMs)), -Infinity, `${createdAt} / ${durationMs}`);
+test('the parent run\'s start: stats.startedAt, else createdAt - durationMs; an unusable one trusts no mtime', () => {
+  const point = (createdAt: unknown, durationMs: unknown, startedAt?: unknown) => ({ body: { createdAt, stats: { durationMs, ...(startedAt === undefined ? {} : { startedAt }) } } }) as unknown as PointRecord;
+  const created = Date.parse('2026-11-29T10:00:00.000Z');
+  assert.is(racyFrom(point('2026-11-29T10:00:00.000Z', 1500)), created - 1500 - 2000, 'a point from before startedAt');
+  assert.is(racyFrom(point('2026-11-29T10:00:00.000Z', 1500, created - 60_000)), created - 60_000 - 2000, 'a copy: its source run\'s start');
+  for (const [createdAt, durationMs, startedAt] of [['not a date', 10], ['2026-11-29T10:00:00.000Z', -1], ['2026-11-29T10:00:00.000Z', '10'], ['2026-11-29T10:00:00.000Z', undefined], [undefined, 10], ['2026-11-29T10:00:00.000Z', 10, -5], ['2026-11-29T10:00:00.000Z', 10, 'soon']]) {
+    const threshold = racyFrom(point(createdAt, durationMs, startedAt));
+    // No mtime after 1970 is trusted (a -5 is taken as 0; 'soon' is ignored, and so is a bad date).
+    assert.ok(threshold <= -2000 || (startedAt === 'soon' && threshold === created - 10 - 2000), `${createdAt} / ${durationMs} / ${startedAt}: ${threshold}`);
   }
 });
 

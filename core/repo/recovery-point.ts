@@ -35,6 +35,12 @@ export interface PointStats {
   readonly bytesAdded: number;
   readonly chunksNew: number;
   readonly durationMs: number;
+  /**
+   * When the files of this point were read, at the latest (ms since the epoch): the run's start,
+   * or for a copy the start of the run that read them. The next run trusts no mtime from then
+   * on (FORMAT.md §6.3). Absent from points written before it existed.
+   */
+  readonly startedAt?: number;
 }
 
 export interface PointEncryption {

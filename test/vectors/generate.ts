@@ -562,7 +562,7 @@ async function pointBody(keys: Keys, manifestSize: number, inputs: PointInputs =
     },
     manifest: { key: `trees/${id}`, sizeBytes: manifestSize },
     fsi: { key: `fsi/${id}`, sizeBytes: 174 },
-    stats: { files: 3, dirs: 2, symlinks: 1, bytes: 20580, filesNew: 1, filesChanged: 1, filesUnchanged: 1, bytesRead: 4196, bytesAdded: 2048, chunksNew: 1, durationMs: 1234 },
+    stats: { files: 3, dirs: 2, symlinks: 1, bytes: 20580, filesNew: 1, filesChanged: 1, filesUnchanged: 1, bytesRead: 4196, bytesAdded: 2048, chunksNew: 1, durationMs: 1234, startedAt: Date.parse(CREATED_AT) - 1234 },
   };
 }
 

@@ -42,6 +42,8 @@ const SMALL_FILE_BYTES = 1024 * 1024;
  * start by this much. A file written again within one tick of the file system's clock keeps
  * its mtime (ext4's clock is coarse: a few ms; FAT's is 2 s), so one rewritten at the same
  * size while the parent ran, after the walk saw it, would otherwise never be read again.
+ * Not covered, as in restic: an mtime set back by hand, and a network file system whose
+ * server's clock is more than the margin behind ours.
  */
 const RACY_MARGIN_MS = 2000;
 

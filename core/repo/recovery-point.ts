@@ -37,8 +37,8 @@ export interface PointStats {
   readonly durationMs: number;
   /**
    * When the files of this point were read, at the latest (ms since the epoch): the run's start,
-   * or for a copy the start of the run that read them. The next run trusts no mtime from then
-   * on (FORMAT.md §6.3). Absent from points written before it existed.
+   * or for a copy the start of the run that read them. The next run trusts no mtime later than
+   * 2 s before it (FORMAT.md §6.3). Absent from points written before it existed.
    */
   readonly startedAt?: number;
 }

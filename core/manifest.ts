@@ -108,6 +108,24 @@ export function parseManifest(content: ManifestContent, objectName: string): Man
  * malformed manifest throws part-way: whatever `visit` built is then to be dropped.
  */
 export function scanManifest(content: ManifestContent, objectName: string, visit: (entry: ManifestEntry) => void): ManifestHeader {
+  const entries = manifestEntries(content, objectName);
+  try {
+    for (;;) {
+      const step = entries.next();
+      if (step.done === true) return step.value;
+      visit(step.value);
+    }
+  } finally {
+    // A visit that throws leaves the scan suspended: close its decoder.
+    entries.return(undefined as never);
+  }
+}
+
+/**
+ * The same scan as a generator, for readers that pull entries as they go (a restore) and may
+ * stop early: returning it closes the decoder behind `content`. The header is its return value.
+ */
+export function* manifestEntries(content: ManifestContent, objectName: string): Generator<ManifestEntry, ManifestHeader, undefined> {
   const damaged = (why: string): never => {
     throw new BunkerError('TAMPERED', `${objectName} is malformed (${why})`, { object: objectName });
   };
@@ -177,7 +195,7 @@ export function scanManifest(content: ManifestContent, objectName: string, visit
         if (typeof raw.target !== 'string' || raw.target.length === 0 || raw.target.includes('\0')) damaged(`bad link target for ${JSON.stringify(path)}`);
         entry.target = raw.target as string;
       }
-      visit(entry);
+      yield entry;
     }
     return header;
   } finally {

@@ -10,7 +10,7 @@ import { openStream } from './crypto/stream.ts';
 import { BunkerError, isBunkerError } from './errors.ts';
 import { type FsiEntry, parseFsi } from './fsi.ts';
 import type { KeyResolver, KeySource } from './key-resolver.ts';
-import { type Manifest, type ManifestEntry, type ManifestHeader, parseManifest, scanManifest } from './manifest.ts';
+import { type Manifest, type ManifestEntry, type ManifestHeader, manifestEntries, parseManifest, scanManifest } from './manifest.ts';
 import { CONFIG_KEY, encodeConfig, newRepositoryConfig, parseConfig, type RepositoryConfig } from './repo/config.ts';
 import { verifyDocumentMac } from './format/document.ts';
 import { parsePoint, pointKey, type PointRecord } from './repo/recovery-point.ts';
@@ -40,6 +40,12 @@ export interface UnlockedPoint {
   readonly passwordHash?: Uint8Array;
   readonly masterSecret?: Uint8Array;
   readonly dataKeys: ReadonlyMap<string, Uint8Array>;
+}
+
+/** A point's manifest, to be read entry by entry as often as needed (Repository.openManifest). */
+export interface ManifestReader {
+  /** A new scan from the first entry; its return value is the header. Return it to stop early. */
+  entries(): Generator<ManifestEntry, ManifestHeader, undefined>;
 }
 
 export interface SeriesContext {
@@ -266,11 +272,11 @@ export class Repository {
     const { plaintext, codec } = await openStream(cipher, kind, objectId, await this.storage.get(key), key);
     if (codec === 0) return plaintext;
     const size = this.compressedContentSize(plaintext, key);
-    const pieces = zstd.decompressPieces(plaintext, size);
+    // Each iteration decodes the frame afresh, so a reader can go over the content twice.
     return {
       *[Symbol.iterator]() {
         try {
-          yield* pieces;
+          yield* zstd.decompressPieces!(plaintext, size);
         } catch {
           throw new BunkerError('TAMPERED', `${key} has an invalid compressed body`, { object: key });
         }
@@ -278,8 +284,8 @@ export class Repository {
     };
   }
 
-  // Read whole: a restore or check keeps every entry anyway, and reading these in pieces
-  // measured no lower peak (bench/README.md, "Tuning").
+  // Read whole: for readers that keep every entry anyway (check, a copy's source), where reading
+  // in pieces measured no lower peak (bench/README.md, "Tuning"). A restore uses openManifest.
   async readManifest(point: UnlockedPoint): Promise<Manifest> {
     const key = this.manifestKey(point);
     return parseManifest(await this.readStreamObject(point.cipher, 'manifest', point.id, key), key);
@@ -289,6 +295,17 @@ export class Repository {
   async scanManifest(point: UnlockedPoint, visit: (entry: ManifestEntry) => void): Promise<ManifestHeader> {
     const key = this.manifestKey(point);
     return scanManifest(await this.readStreamPieces(point.cipher, 'manifest', point.id, key), key, visit);
+  }
+
+  /**
+   * The manifest, authenticated and held compressed, for readers that go over its entries more
+   * than once without keeping them (a restore plans, then writes): each `entries()` decodes and
+   * checks it again, in pieces where the host's zstd can.
+   */
+  async openManifest(point: UnlockedPoint): Promise<ManifestReader> {
+    const key = this.manifestKey(point);
+    const content = await this.readStreamPieces(point.cipher, 'manifest', point.id, key);
+    return { entries: () => manifestEntries(content, key) };
   }
 
   private manifestKey(point: UnlockedPoint): string {

@@ -12,11 +12,21 @@ import type { ChunkIndex, IndexEntry } from './repo/chunk-index.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
 import { Profile } from './profile.ts';
 import { Limiter } from './limiter.ts';
+import { tee } from './tee.ts';
 
-/** Where restored entries go. core/host/fs-restore-sink.ts writes a directory; tests may collect in memory. */
+/**
+ * Where restored entries go. core/host/fs-restore-sink.ts writes a directory; tests may collect
+ * in memory. A restore holds no list of entries, so neither should a sink: plan() sees each
+ * once before any data is read, and the writes see each again in the same order.
+ */
 export interface RestoreSink {
-  /** Called once with every entry to be restored, before any data is read. */
-  begin(entries: readonly ManifestEntry[]): Promise<void>;
+  /**
+   * Called with every entry to be restored, in manifest order, before anything is written:
+   * refuse here what is in the way. Writes nothing; keeps only what commit() needs.
+   */
+  plan(entry: ManifestEntry): Promise<void>;
+  /** Every entry was planned and the point's chunks checked: writes follow. */
+  begin(): Promise<void>;
   directory(entry: ManifestEntry): Promise<void>;
   symlink(entry: ManifestEntry): Promise<void>;
   /** Writes a file from its chunks, in order. */
@@ -69,21 +79,52 @@ const MAX_READ_BYTES = 8 * 1024 * 1024;
 /** Bytes read ahead of the writer at most (plus one read), counted decompressed: that is what waits in memory. */
 const MAX_READ_AHEAD_BYTES = 32 * 1024 * 1024;
 
-export function selectEntries(manifest: Manifest, include: readonly string[] | undefined): ManifestEntry[] {
-  if (include === undefined || include.length === 0) return [...manifest.entries];
-  const wanted = include.map((p) => p.replace(/^\/+|\/+$/g, ''));
-  const byPath = new Map(manifest.entries.map((e) => [e.path, e]));
-  for (const path of wanted) {
-    if (path !== '' && !byPath.has(path)) throw new BunkerError('NOT_FOUND', `${JSON.stringify(path)} is not in this recovery point`);
-  }
-  const keep = new Set<string>();
-  for (const entry of manifest.entries) {
-    if (wanted.some((w) => w === '' || entry.path === w || entry.path.startsWith(w + '/'))) {
-      keep.add(entry.path);
-      for (let p = parentPath(entry.path); p !== '' && !keep.has(p); p = parentPath(p)) keep.add(p);
+/**
+ * Which entries a restore of `include` takes, decided entry by entry as the manifest is read:
+ * the paths named, everything below them, and the directories above them.
+ */
+export class IncludeFilter {
+  private readonly everything: boolean;
+  private readonly wanted: readonly string[];
+  private readonly above = new Set<string>();
+  private readonly found = new Set<string>();
+
+  constructor(include: readonly string[] | undefined) {
+    this.wanted = (include ?? []).map((p) => p.replace(/^\/+|\/+$/g, ''));
+    this.everything = this.wanted.length === 0 || this.wanted.includes('');
+    for (const path of this.wanted) {
+      for (let p = parentPath(path); p !== ''; p = parentPath(p)) this.above.add(p);
     }
   }
-  return manifest.entries.filter((e) => keep.has(e.path));
+
+  takes(path: string): boolean {
+    if (this.everything) return true;
+    let taken = this.above.has(path);
+    for (const w of this.wanted) {
+      if (path === w) {
+        this.found.add(w);
+        taken = true;
+      } else if (path.startsWith(w) && path.charCodeAt(w.length) === 0x2f) {
+        taken = true;
+      }
+    }
+    return taken;
+  }
+
+  /** After every entry went through takes(): NOT_FOUND for a path named that no entry had. */
+  checkFound(): void {
+    if (this.everything) return;
+    for (const path of this.wanted) {
+      if (!this.found.has(path)) throw new BunkerError('NOT_FOUND', `${JSON.stringify(path)} is not in this recovery point`);
+    }
+  }
+}
+
+export function selectEntries(manifest: Manifest, include: readonly string[] | undefined): ManifestEntry[] {
+  const filter = new IncludeFilter(include);
+  const entries = manifest.entries.filter((e) => filter.takes(e.path));
+  filter.checkFound();
+  return entries;
 }
 
 export interface ChunkRef {
@@ -96,23 +137,25 @@ export interface ChunkRef {
  * chunks add up to its size. Nothing is kept per chunk: a restore makes its refs as it reads
  * (chunkRefs), so a plan held whole (~120 bytes of heap per chunk) does not grow its memory.
  */
-export function checkChunks(entries: readonly ManifestEntry[], index: Pick<ChunkIndex, 'rawLengthOf'>, pointId: string): void {
-  for (const entry of entries) {
-    if (entry.type !== 'file') continue;
-    let total = 0;
-    for (const id of entry.chunks ?? []) {
-      const rawLength = index.rawLengthOf(id);
-      if (rawLength === undefined) throw missingChunk(pointId, id, entry);
-      total += rawLength;
-    }
-    if (total !== entry.size) {
-      throw new BunkerError('CORRUPTED_POINT', `recovery point ${pointId.slice(0, 12)} is corrupted: ${JSON.stringify(entry.path)} has ${entry.size} bytes but its chunks hold ${total}`, { object: `trees/${pointId}` });
-    }
+export function checkChunks(entries: Iterable<ManifestEntry>, index: Pick<ChunkIndex, 'rawLengthOf'>, pointId: string): void {
+  for (const entry of entries) checkFileChunks(entry, index, pointId);
+}
+
+function checkFileChunks(entry: ManifestEntry, index: Pick<ChunkIndex, 'rawLengthOf'>, pointId: string): void {
+  if (entry.type !== 'file') return;
+  let total = 0;
+  for (const id of entry.chunks ?? []) {
+    const rawLength = index.rawLengthOf(id);
+    if (rawLength === undefined) throw missingChunk(pointId, id, entry);
+    total += rawLength;
+  }
+  if (total !== entry.size) {
+    throw new BunkerError('CORRUPTED_POINT', `recovery point ${pointId.slice(0, 12)} is corrupted: ${JSON.stringify(entry.path)} has ${entry.size} bytes but its chunks hold ${total}`, { object: `trees/${pointId}` });
   }
 }
 
 /** The files' chunk refs in order, made one at a time as they are asked for. */
-export function* chunkRefs(entries: readonly ManifestEntry[], index: Pick<ChunkIndex, 'get'>, pointId: string): Generator<ChunkRef> {
+export function* chunkRefs(entries: Iterable<ManifestEntry>, index: Pick<ChunkIndex, 'get'>, pointId: string): Generator<ChunkRef> {
   for (const entry of entries) {
     if (entry.type !== 'file') continue;
     for (const id of entry.chunks ?? []) {
@@ -246,26 +289,41 @@ export async function restore(repo: Repository, point: UnlockedPoint, sink: Rest
 async function restoreWith(repo: Repository, point: UnlockedPoint, sink: RestoreSink, options: RestoreOptions, opener: Promise<PointOpener>): Promise<RestoreResult> {
   const profile = options.profile ?? new Profile();
   const planStarted = performance.now();
-  const [manifest, index] = await Promise.all([repo.readManifest(point), repo.readIndex(point)]);
-  const entries = selectEntries(manifest, options.include);
-  checkChunks(entries, index, point.id);
+  // The manifest is read twice, held compressed, and no entry is kept: once to check and plan,
+  // once to write. A parsed manifest is ~1 KB of heap per file, a GiB at a million files.
+  const [manifest, index] = await Promise.all([repo.openManifest(point), repo.readIndex(point)]);
+  const filter = new IncludeFilter(options.include);
+  let filesTotal = 0;
+  let bytesTotal = 0;
+  for (const entry of manifest.entries()) {
+    if (!filter.takes(entry.path)) continue;
+    throwIfCancelled(options.signal, 'the restore');
+    if (entry.type === 'file') {
+      checkFileChunks(entry, index, point.id);
+      filesTotal++;
+      bytesTotal += entry.size;
+    }
+    await sink.plan(entry);
+  }
+  filter.checkFound();
   profile.add('plan', performance.now() - planStarted);
   const result = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
-  const filesTotal = entries.filter((e) => e.type === 'file').length;
-  const bytesTotal = entries.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0);
-  await profile.time('begin', sink.begin(entries));
+  await profile.time('begin', sink.begin());
   // Small files are written several at once (their data is already in memory); large ones
   // stream one at a time. Directories are created before anything inside them is written.
   const writes = new Set<Promise<void>>();
+  const scan = manifest.entries();
   try {
-    const chunks = readChunks(repo, point, chunkRefs(entries, index, point.id), { ...(options.concurrency ? { concurrency: options.concurrency } : {}), profile, opener });
+    // One scan feeds both the chunk reads, which run ahead, and the writes.
+    const [toRead, toWrite] = tee(filtered(scan, filter));
+    const chunks = readChunks(repo, point, chunkRefs(iterable(toRead), index, point.id), { ...(options.concurrency ? { concurrency: options.concurrency } : {}), profile, opener });
     const writing = new Limiter(FILE_WRITE_CONCURRENCY);
     let writeFailure: unknown;
     const settleWrites = async () => {
       await Promise.all(writes);
       if (writeFailure !== undefined) throw writeFailure;
     };
-    for (const entry of entries) {
+    for (const entry of iterable(toWrite)) {
       if (writeFailure !== undefined) throw writeFailure;
       throwIfCancelled(options.signal, 'the restore');
       if (entry.type === 'dir') {
@@ -317,8 +375,20 @@ async function restoreWith(repo: Repository, point: UnlockedPoint, sink: Restore
     await Promise.allSettled(writes);
     await sink.abort();
     throw error;
+  } finally {
+    scan.return(undefined as never);
   }
   return result;
+}
+
+function* filtered(entries: Iterator<ManifestEntry>, filter: IncludeFilter): Generator<ManifestEntry> {
+  for (let step = entries.next(); step.done !== true; step = entries.next()) {
+    if (filter.takes(step.value.path)) yield step.value;
+  }
+}
+
+function iterable<T>(iterator: Iterator<T>): Iterable<T> {
+  return { [Symbol.iterator]: () => iterator };
 }
 
 /**
@@ -327,9 +397,10 @@ async function restoreWith(repo: Repository, point: UnlockedPoint, sink: Restore
  * answer with an error; nothing is read until `data` is iterated.
  */
 export async function openFile(repo: Repository, point: UnlockedPoint, path: string): Promise<{ entry: ManifestEntry; data: AsyncGenerator<Uint8Array> }> {
-  const manifest = await repo.readManifest(point);
   const wanted = path.replace(/^\/+|\/+$/g, '');
-  const entry = manifest.entries.find((e) => e.path === wanted);
+  let entry: ManifestEntry | undefined;
+  // Scanned to the end, so a manifest malformed anywhere is refused, but only one entry is kept.
+  for (const e of (await repo.openManifest(point)).entries()) if (e.path === wanted) entry = e;
   if (entry === undefined) throw new BunkerError('NOT_FOUND', `${JSON.stringify(path)} is not in this recovery point`);
   if (entry.type !== 'file') throw new BunkerError('USAGE', `${JSON.stringify(path)} is a ${entry.type === 'dir' ? 'directory' : 'symbolic link'}, not a file`);
   const refs = planChunks([entry], await repo.readIndex(point), point.id);

@@ -108,7 +108,8 @@ fileHost.restoreSink = (target) => {
   let files = 0;
   const wait = async () => void (await held[files++]);
   return {
-    begin: (entries) => sink.begin(entries),
+    plan: (entry) => sink.plan(entry),
+    begin: () => sink.begin(),
     directory: (entry) => sink.directory(entry),
     symlink: (entry) => sink.symlink(entry),
     file: async (entry, data) => (await wait(), sink.file(entry, data)),

@@ -42,6 +42,12 @@ export class MemorySink implements RestoreSink {
   committed = false;
   aborted = false;
 
+  /** Paths planned, in order. */
+  readonly planned: string[] = [];
+
+  async plan(entry: ManifestEntry): Promise<void> {
+    this.planned.push(entry.path);
+  }
   async begin(): Promise<void> {
     this.began = true;
   }

@@ -335,8 +335,8 @@ test('a failure on the file-writer thread fails the restore and leaves the targe
   const before = await snapshotTree(target);
   // Something already at the staged path of src/d/b.txt: the writer thread's O_EXCL create fails.
   class Obstructed extends DirectoryRestoreSink {
-    override async begin(entries: Parameters<DirectoryRestoreSink['begin']>[0]): Promise<void> {
-      await super.begin(entries);
+    override async begin(): Promise<void> {
+      await super.begin();
       const staging = (await readdir(target)).find((name) => name.startsWith('.bunker-restore-'))!;
       await mkdir(join(target, staging, 'src', 'd', 'b.txt'), { recursive: true });
     }

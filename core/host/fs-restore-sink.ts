@@ -40,12 +40,34 @@ export interface DirectoryRestoreOptions {
   readonly writerThread?: boolean;
 }
 
+/** An entry commit() moves into the target by itself: its parent was in the target at plan time. */
+interface Placement {
+  readonly path: string;
+  readonly type: ManifestEntry['type'];
+  /** A directory already in the target, merged into rather than moved. */
+  readonly existed: boolean;
+}
+
+/** What commit() sets on a directory once everything inside it is in place. */
+interface DirectoryTimes {
+  readonly path: string;
+  readonly mode: number;
+  readonly mtimeMs: number;
+}
+
 export class DirectoryRestoreSink implements RestoreSink {
   private readonly target: string;
   private readonly staging: string;
-  private entries: readonly ManifestEntry[] = [];
   private readonly useWriterThread: boolean;
   private writer: FileWriterThread | undefined;
+  /** Whether the target existed when planning began; undefined until then. */
+  private targetExists: boolean | undefined;
+  /** Planned directories absent from the target: nothing below them can be in the way. */
+  private readonly absent = new Set<string>();
+  // For a new target (or a new subtree) only its top entries are placed one by one; every
+  // directory is kept for its mode and time. Nothing is kept per file below a new directory.
+  private readonly placements: Placement[] = [];
+  private readonly directories: DirectoryTimes[] = [];
 
   constructor(target: string, options: DirectoryRestoreOptions = {}) {
     this.target = target;
@@ -61,31 +83,41 @@ export class DirectoryRestoreSink implements RestoreSink {
     return join(this.target, ...path.split('/'));
   }
 
-  async begin(entries: readonly ManifestEntry[]): Promise<void> {
-    this.entries = entries;
+  private async checkTarget(): Promise<boolean> {
+    const st = await lstatOrUndefined(this.target);
+    if (st !== undefined && !st.isDirectory()) throw new BunkerError('USAGE', `restore target ${this.target} is not a directory`);
+    return st !== undefined;
+  }
+
+  // Refuses early, before any data is read, what in the target is in the way.
+  async plan(entry: ManifestEntry): Promise<void> {
+    this.targetExists ??= await this.checkTarget();
+    if (entry.type === 'dir') this.directories.push({ path: entry.path, mode: entry.mode, mtimeMs: entry.mtimeMs });
+    const slash = entry.path.lastIndexOf('/');
+    // Below a directory that does not exist yet nothing can be in the way: skip its subtree.
+    if (!this.targetExists || (slash !== -1 && this.absent.has(entry.path.slice(0, slash)))) {
+      if (entry.type === 'dir') this.absent.add(entry.path);
+      if (!this.targetExists && slash === -1) this.placements.push({ path: entry.path, type: entry.type, existed: false });
+      return;
+    }
+    const existing = await lstatOrUndefined(this.final(entry.path));
+    if (existing === undefined) {
+      if (entry.type === 'dir') this.absent.add(entry.path);
+      this.placements.push({ path: entry.path, type: entry.type, existed: false });
+      return;
+    }
+    const isDirWanted = entry.type === 'dir';
+    if (isDirWanted !== existing.isDirectory() || existing.isSymbolicLink()) {
+      throw new BunkerError('ALREADY_EXISTS', `${this.final(entry.path)} already exists as a ${existing.isSymbolicLink() ? 'symbolic link' : existing.isDirectory() ? 'directory' : 'file'}; ` +
+        `move it away or restore into another --target`);
+    }
+    this.placements.push({ path: entry.path, type: entry.type, existed: isDirWanted });
+  }
+
+  async begin(): Promise<void> {
     await mkdir(this.target, { recursive: true });
     const st = await lstat(this.target);
     if (!st.isDirectory()) throw new BunkerError('USAGE', `restore target ${this.target} is not a directory`);
-    // Refuse early, before reading any data, if the target holds something in the way.
-    // Below a directory that does not exist yet nothing can be in the way: skip its subtree.
-    const absent = new Set<string>();
-    for (const entry of entries) {
-      const slash = entry.path.lastIndexOf('/');
-      if (slash !== -1 && absent.has(entry.path.slice(0, slash))) {
-        if (entry.type === 'dir') absent.add(entry.path);
-        continue;
-      }
-      const existing = await lstatOrUndefined(this.final(entry.path));
-      if (existing === undefined) {
-        if (entry.type === 'dir') absent.add(entry.path);
-        continue;
-      }
-      const isDirWanted = entry.type === 'dir';
-      if (isDirWanted !== existing.isDirectory() || existing.isSymbolicLink()) {
-        throw new BunkerError('ALREADY_EXISTS', `${this.final(entry.path)} already exists as a ${existing.isSymbolicLink() ? 'symbolic link' : existing.isDirectory() ? 'directory' : 'file'}; ` +
-          `move it away or restore into another --target`);
-      }
-    }
     await mkdir(this.staging, { mode: 0o700 });
     if (this.useWriterThread) this.writer = new FileWriterThread();
   }
@@ -162,26 +194,27 @@ export class DirectoryRestoreSink implements RestoreSink {
       for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) if (moved.has(path.slice(0, i))) return true;
       return false;
     };
-    for (const entry of this.entries) {
-      if (isUnderMoved(entry.path)) continue;
-      const final = this.final(entry.path);
+    for (const placement of this.placements) {
+      if (isUnderMoved(placement.path)) continue;
+      const final = this.final(placement.path);
       const existing = await lstatOrUndefined(final);
-      if (entry.type === 'dir' && existing !== undefined) {
-        if (!existing.isDirectory() || existing.isSymbolicLink()) {
+      if (placement.type === 'dir' && existing !== undefined) {
+        // A directory made in the target since planning: what belongs in it was not planned one by one.
+        if (!existing.isDirectory() || existing.isSymbolicLink() || !placement.existed) {
           throw new BunkerError('ALREADY_EXISTS', `${final} changed during the restore; stopped`);
         }
         continue; // merge into the existing directory
       }
       if (existing?.isDirectory()) throw new BunkerError('ALREADY_EXISTS', `${final} changed during the restore; stopped`);
-      await rename(this.staged(entry.path), final);
-      if (entry.type === 'dir') moved.add(entry.path);
+      await rename(this.staged(placement.path), final);
+      if (placement.type === 'dir') moved.add(placement.path);
     }
     // Directory modes and times last, deepest first: writing inside changes them.
-    for (const entry of [...this.entries].reverse()) {
-      if (entry.type !== 'dir') continue;
-      const final = this.final(entry.path);
-      chmodSync(final, entry.mode);
-      utimesSync(final, timestamp(entry.mtimeMs), timestamp(entry.mtimeMs));
+    for (let i = this.directories.length - 1; i >= 0; i--) {
+      const dir = this.directories[i]!;
+      const final = this.final(dir.path);
+      chmodSync(final, dir.mode);
+      utimesSync(final, timestamp(dir.mtimeMs), timestamp(dir.mtimeMs));
     }
     await rm(this.staging, { recursive: true, force: true });
   }

@@ -10,11 +10,10 @@ import type { KeyResolver } from './key-resolver.ts';
 import { PACK_HEADER_BYTES, PACK_MAGIC, packKey } from './repo/pack.ts';
 import { type PointRecord, pointKey } from './repo/recovery-point.ts';
 import { indexKey } from './repo/run-index.ts';
-import type { ChunkIndex, IndexEntry } from './repo/chunk-index.ts';
+import type { ChunkIndex } from './repo/chunk-index.ts';
 import { RunIndexCache } from './repo/run-index-cache.ts';
-import type { Manifest } from './manifest.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
-import { readChunks } from './restore.ts';
+import { type ChunkRef, readChunks } from './restore.ts';
 
 export interface CheckProblem {
   readonly code: string;
@@ -73,7 +72,8 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       if (left === 0) runIndexes.drop(run);
     }
   };
-  type Loaded = { unlocked: UnlockedPoint; manifest: Manifest; index: ChunkIndex };
+  /** A point's chunks as its manifest lists them (every use, in order), and those no index has. */
+  type Loaded = { unlocked: UnlockedPoint; refs: ChunkRef[]; missing: CheckProblem[]; index: ChunkIndex };
   let stopped = false;
   // One point after the other, so that the point to check next is never slowed by parsing a later one.
   const load = (point: PointRecord, after: Promise<Loaded> | undefined): Promise<Loaded> => {
@@ -84,12 +84,31 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       if (isBunkerError(previous) && (previous.code === 'WRONG_PASSWORD' || previous.code === 'PASSWORD_REQUIRED')) throw previous;
       if (stopped) throw new BunkerError('CANCELLED', 'the check has stopped');
       const unlocked = await repo.unlock(point, options.resolver);
-      const [manifest, fsi, index] = await Promise.allSettled([repo.readManifest(unlocked), repo.readFsi(unlocked), repo.readIndex(unlocked, runIndexes)]);
+      const indexRead = repo.readIndex(unlocked, runIndexes);
+      indexRead.catch(() => undefined); // surfaced below, after any damage to the manifest
+      // The manifest is scanned, not kept: only its chunk ids are, matched against the index as
+      // they come. Without an index it is still scanned whole, so its own damage is reported.
+      const manifestRead = (async () => {
+        const reader = await repo.openManifest(unlocked);
+        const index = await indexRead.catch(() => undefined);
+        const refs: ChunkRef[] = [];
+        const missing: CheckProblem[] = [];
+        for (const file of reader.entries()) {
+          if (index === undefined) continue;
+          for (const id of file.chunks ?? []) {
+            const entry = index.get(id);
+            if (entry === undefined) missing.push({ code: 'CORRUPTED_POINT', object: point.body.manifest.key, message: `chunk ${id.slice(0, 16)} of ${JSON.stringify(file.path)} is in no index` });
+            else if (options.readData) refs.push({ id, entry });
+          }
+        }
+        return { refs, missing };
+      })();
+      const [manifest, fsi, index] = await Promise.allSettled([manifestRead, repo.checkFsi(unlocked), indexRead]);
       // Damage is reported in this order, whichever read failed first.
       if (manifest.status === 'rejected') throw manifest.reason;
       if (fsi.status === 'rejected') throw fsi.reason;
       if (index.status === 'rejected') throw index.reason;
-      return { unlocked, manifest: manifest.value, index: index.value };
+      return { unlocked, ...manifest.value, index: index.value };
     })();
     loading.catch(() => undefined); // surfaced when its point's turn comes
     return loading;
@@ -113,23 +132,19 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       const loading = loads.get(p)!;
       loads.delete(p);
       try {
-        const { unlocked, manifest, index } = await loading;
+        const { unlocked, refs: uses, missing, index } = await loading;
         for (const entry of index.values()) {
           const key = packKey(entry.packId);
           referenced.add(key);
           packEnds.set(key, Math.max(packEnds.get(key) ?? 0, entry.offset + entry.length));
         }
-        const refs: { id: string; entry: IndexEntry }[] = [];
-        for (const file of manifest.entries) {
-          for (const id of file.chunks ?? []) {
-            const entry = index.get(id);
-            if (entry === undefined) {
-              problems.push({ code: 'CORRUPTED_POINT', object: body.manifest.key, message: `chunk ${id.slice(0, 16)} of ${JSON.stringify(file.path)} is in no index` });
-            } else if (options.readData && !checkedChunks.has(id)) {
-              checkedChunks.add(id);
-              refs.push({ id, entry });
-            }
-          }
+        problems.push(...missing);
+        // Each chunk once, whichever point and file use it.
+        const refs: ChunkRef[] = [];
+        for (const ref of uses) {
+          if (checkedChunks.has(ref.id)) continue;
+          checkedChunks.add(ref.id);
+          refs.push(ref);
         }
         if (options.readData) {
           // One pass over every chunk in pack order, ids recomputed by the opening threads; on a

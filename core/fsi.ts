@@ -36,10 +36,16 @@ export function encodeFsi(entries: readonly FsiEntry[]): Uint8Array {
 }
 
 export function parseFsi(bytes: Uint8Array, objectName: string): FsiEntry[] {
+  const out: FsiEntry[] = [];
+  scanFsi(bytes, objectName, (entry) => out.push(entry));
+  return out;
+}
+
+/** Parses and checks an FSI entry by entry, for readers that keep none (check). */
+export function scanFsi(bytes: Uint8Array, objectName: string, visit: (entry: FsiEntry) => void): void {
   const damaged = (): never => {
     throw new BunkerError('TAMPERED', `${objectName} is malformed`, { object: objectName });
   };
-  const out: FsiEntry[] = [];
   for (const line of utf8Lines(bytes, damaged)) {
     if (line === '') continue;
     let row: unknown;
@@ -50,7 +56,6 @@ export function parseFsi(bytes: Uint8Array, objectName: string): FsiEntry[] {
     }
     if (!Array.isArray(row) || row.length !== 4 || !CODE_TYPES.has(row[1]) || typeof row[2] !== 'number' || typeof row[3] !== 'number') damaged();
     const [path, code, size, mtimeMs] = row as [string, string, number, number];
-    out.push({ path: checkEntryPath(path, objectName), type: CODE_TYPES.get(code)!, size, mtimeMs });
+    visit({ path: checkEntryPath(path, objectName), type: CODE_TYPES.get(code)!, size, mtimeMs });
   }
-  return out;
 }

@@ -8,7 +8,7 @@ import { aesGcmCipher, checksumCipher, type ObjectCipher } from './crypto/cipher
 import { deriveSeriesKeys, type PasswordKeys, publicGearSeed, unwrapKey } from './crypto/keys.ts';
 import { openStream } from './crypto/stream.ts';
 import { BunkerError, isBunkerError } from './errors.ts';
-import { type FsiEntry, parseFsi } from './fsi.ts';
+import { type FsiEntry, parseFsi, scanFsi } from './fsi.ts';
 import type { KeyResolver, KeySource } from './key-resolver.ts';
 import { type Manifest, type ManifestEntry, type ManifestHeader, manifestEntries, parseManifest, scanManifest } from './manifest.ts';
 import { CONFIG_KEY, encodeConfig, newRepositoryConfig, parseConfig, type RepositoryConfig } from './repo/config.ts';
@@ -315,11 +315,23 @@ export class Repository {
   }
 
   async readFsi(point: UnlockedPoint): Promise<FsiEntry[] | undefined> {
+    const key = this.fsiKey(point);
+    if (key === undefined) return undefined;
+    return parseFsi(await this.readStreamObject(point.cipher, 'fsi', point.id, key), key);
+  }
+
+  /** Reads and checks the point's FSI, if it has one, keeping none of its entries. */
+  async checkFsi(point: UnlockedPoint): Promise<void> {
+    const key = this.fsiKey(point);
+    if (key !== undefined) scanFsi(await this.readStreamObject(point.cipher, 'fsi', point.id, key), key, () => {});
+  }
+
+  private fsiKey(point: UnlockedPoint): string | undefined {
     const ref = point.record.body.fsi;
     if (ref === null) return undefined;
     const key = `fsi/${point.id}`;
     if (ref.key !== key) throw new BunkerError('TAMPERED', `${pointKey(point.id)} references a foreign FSI`, { object: pointKey(point.id) });
-    return parseFsi(await this.readStreamObject(point.cipher, 'fsi', point.id, key), key);
+    return key;
   }
 
   /** The chunk index of every run in the point's key table. */

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { backup, BunkerError, dumpFile, Repository, restore, type UnlockedPoint } from '../core/mod.ts';
+import { backup, BunkerError, checkRepository, dumpFile, Repository, restore, type UnlockedPoint } from '../core/mod.ts';
 import { pointListing } from '../core/browse.ts';
 import { checkEntryPath } from '../core/manifest.ts';
 import { sealStream } from '../core/crypto/stream.ts';
@@ -326,5 +326,12 @@ for (const [name, build] of Object.entries(CORRUPT)) {
     assert.is(sink.began, false, 'the sink was never begun');
   });
 }
+
+test('check names a chunk that is in no index and the file that uses it, and reads the rest', async () => {
+  const crafted = await craft([header, dir('ok'), dataFile('ok/data'), { ...dataFile('ok/late'), chunks: [...base.chunks.slice(0, -1), 'e'.repeat(64)] }]);
+  const report = await checkRepository(crafted.repo, { readData: true, resolver: fixedResolver(PASSWORD) });
+  assert.equal(report.problems, [{ code: 'CORRUPTED_POINT', object: `trees/${base.id}`, message: `chunk ${'e'.repeat(16)} of "ok/late" is in no index` }]);
+  assert.is(report.chunksChecked, base.chunks.length, 'every indexed chunk was still read, each once');
+});
 
 test.run();

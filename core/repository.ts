@@ -10,7 +10,7 @@ import { openStream } from './crypto/stream.ts';
 import { BunkerError, isBunkerError } from './errors.ts';
 import { type FsiEntry, parseFsi, scanFsi } from './fsi.ts';
 import type { KeyResolver, KeySource } from './key-resolver.ts';
-import { type Manifest, type ManifestEntry, type ManifestHeader, manifestEntries, parseManifest, scanManifest } from './manifest.ts';
+import { type Manifest, type ManifestContent, type ManifestEntry, type ManifestHeader, manifestEntries, parseManifest, scanManifest } from './manifest.ts';
 import { CONFIG_KEY, encodeConfig, newRepositoryConfig, parseConfig, type RepositoryConfig } from './repo/config.ts';
 import { verifyDocumentMac } from './format/document.ts';
 import { parsePoint, pointKey, type PointRecord } from './repo/recovery-point.ts';
@@ -44,6 +44,8 @@ export interface UnlockedPoint {
 
 /** A point's manifest, to be read entry by entry as often as needed (Repository.openManifest). */
 export interface ManifestReader {
+  /** The size of its text, decompressed. */
+  readonly bytes: number;
   /** A new scan from the first entry; its return value is the header. Return it to stop early. */
   entries(): Generator<ManifestEntry, ManifestHeader, undefined>;
 }
@@ -266,14 +268,17 @@ export class Repository {
    * A STREAM object's content in pieces where the metadata zstd decodes that way (each valid
    * until the next), else whole: for readers that parse as they go.
    */
-  private async readStreamPieces(cipher: ObjectCipher, kind: 'manifest', objectId: string, key: string): Promise<Uint8Array | Iterable<Uint8Array>> {
+  private async readStreamPieces(cipher: ObjectCipher, kind: 'manifest', objectId: string, key: string): Promise<{ content: ManifestContent; bytes: number }> {
     const zstd = this.metadataZstd;
-    if (zstd.decompressPieces === undefined) return this.readStreamObject(cipher, kind, objectId, key);
+    if (zstd.decompressPieces === undefined) {
+      const whole = await this.readStreamObject(cipher, kind, objectId, key);
+      return { content: whole, bytes: whole.length };
+    }
     const { plaintext, codec } = await openStream(cipher, kind, objectId, await this.storage.get(key), key);
-    if (codec === 0) return plaintext;
+    if (codec === 0) return { content: plaintext, bytes: plaintext.length };
     const size = this.compressedContentSize(plaintext, key);
     // Each iteration decodes the frame afresh, so a reader can go over the content twice.
-    return {
+    return { bytes: size, content: {
       *[Symbol.iterator]() {
         try {
           yield* zstd.decompressPieces!(plaintext, size);
@@ -281,7 +286,7 @@ export class Repository {
           throw new BunkerError('TAMPERED', `${key} has an invalid compressed body`, { object: key });
         }
       },
-    };
+    } };
   }
 
   // Read whole: for readers that keep every entry anyway (check, a copy's source), where reading
@@ -294,7 +299,7 @@ export class Repository {
   /** The manifest's entries one by one (see scanManifest), none of them kept here. */
   async scanManifest(point: UnlockedPoint, visit: (entry: ManifestEntry) => void): Promise<ManifestHeader> {
     const key = this.manifestKey(point);
-    return scanManifest(await this.readStreamPieces(point.cipher, 'manifest', point.id, key), key, visit);
+    return scanManifest((await this.readStreamPieces(point.cipher, 'manifest', point.id, key)).content, key, visit);
   }
 
   /**
@@ -304,8 +309,8 @@ export class Repository {
    */
   async openManifest(point: UnlockedPoint): Promise<ManifestReader> {
     const key = this.manifestKey(point);
-    const content = await this.readStreamPieces(point.cipher, 'manifest', point.id, key);
-    return { entries: () => manifestEntries(content, key) };
+    const { content, bytes } = await this.readStreamPieces(point.cipher, 'manifest', point.id, key);
+    return { bytes, entries: () => manifestEntries(content, key) };
   }
 
   private manifestKey(point: UnlockedPoint): string {

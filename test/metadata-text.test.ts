@@ -249,9 +249,14 @@ test('a backup whose manifest is streamed restores byte for byte, read by the WA
   const second = await inPieces.unlock(await inPieces.resolvePoint('latest'), fixedResolver('pw'));
   const again = new MemorySink();
   await restore(inPieces, second, again);
-  assert.is(pieceReads, 3, 'a restore decodes its manifest in pieces twice, to plan and to write, and keeps no entry');
+  assert.is(pieceReads, 2, 'a restore of a manifest this small keeps its entries and decodes it in pieces once');
   assert.is(again.files.size, 30 * 300);
   for (const entry of tree) if (entry.type === 'file') assert.ok(bytesEqual(again.files.get(entry.path)!, entry.data), entry.path);
+  const unheld = new MemorySink();
+  await restore(inPieces, second, unheld, { heldManifestBytes: 100_000 });
+  assert.is(pieceReads, 4, 'past the manifest size it holds entries for, twice: to plan, and to write');
+  assert.equal([...unheld.files.keys()], [...again.files.keys()], 'the same files in the same order');
+  for (const entry of tree) if (entry.type === 'file') assert.ok(bytesEqual(unheld.files.get(entry.path)!, entry.data), entry.path);
 });
 
 test.run();

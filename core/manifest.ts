@@ -124,8 +124,10 @@ export function scanManifest(content: ManifestContent, objectName: string, visit
 /**
  * The same scan as a generator, for readers that pull entries as they go (a restore) and may
  * stop early: returning it closes the decoder behind `content`. The header is its return value.
+ * `treeChecked`: these very bytes were scanned to the end before, so the checks of the tree's
+ * shape, which hold every path, are skipped; each entry is still checked on its own.
  */
-export function* manifestEntries(content: ManifestContent, objectName: string): Generator<ManifestEntry, ManifestHeader, undefined> {
+export function* manifestEntries(content: ManifestContent, objectName: string, treeChecked = false): Generator<ManifestEntry, ManifestHeader, undefined> {
   const damaged = (why: string): never => {
     throw new BunkerError('TAMPERED', `${objectName} is malformed (${why})`, { object: objectName });
   };
@@ -165,42 +167,51 @@ export function* manifestEntries(content: ManifestContent, objectName: string): 
       const raw = parse(line);
       const path = checkEntryPath(raw.path, objectName);
       const type = raw.type;
-      const known = types.size;
-      types.set(path, type as EntryType); // a bad type is refused below, before the map is read again
-      if (types.size === known) damaged(`duplicate path ${JSON.stringify(path)}`);
-      const slash = path.lastIndexOf('/');
-      if (slash !== -1 && !(slash === checkedParent.length && path.startsWith(checkedParent))) {
-        const parent = path.slice(0, slash);
-        if (types.get(parent) !== 'dir') {
-          throw new BunkerError('UNSAFE_PATH', `${objectName} places ${JSON.stringify(path)} under something that is not a directory; refusing to restore it`, { object: objectName });
+      // The tree's shape (unique paths, parents before children, directories) depends on the
+      // whole text only: a second scan of text that passed once need not keep every path again.
+      if (!treeChecked) {
+        const known = types.size;
+        types.set(path, type as EntryType); // a bad type is refused below, before the map is read again
+        if (types.size === known) damaged(`duplicate path ${JSON.stringify(path)}`);
+        const slash = path.lastIndexOf('/');
+        if (slash !== -1 && !(slash === checkedParent.length && path.startsWith(checkedParent))) {
+          const parent = path.slice(0, slash);
+          if (types.get(parent) !== 'dir') {
+            throw new BunkerError('UNSAFE_PATH', `${objectName} places ${JSON.stringify(path)} under something that is not a directory; refusing to restore it`, { object: objectName });
+          }
+          checkedParent = parent;
         }
-        checkedParent = parent;
       }
       if (type !== 'file' && type !== 'dir' && type !== 'symlink') return damaged(`bad type for ${JSON.stringify(path)}`);
-      if (!isUint(raw.mode) || raw.mode > 0o7777 || typeof raw.mtimeMs !== 'number' || !Number.isFinite(raw.mtimeMs) || !isUint(raw.size)) {
-        damaged(`bad attributes for ${JSON.stringify(path)}`);
-      }
-      const entry: { -readonly [K in keyof ManifestEntry]: ManifestEntry[K] } = {
-        path,
-        type,
-        mode: raw.mode as number,
-        mtimeMs: raw.mtimeMs as number,
-        size: raw.size as number,
-      };
-      if (isUint(raw.inode)) entry.inode = raw.inode;
-      if (type === 'file') {
-        if (!isChunkList(raw.chunks)) damaged(`bad chunk list for ${JSON.stringify(path)}`);
-        entry.chunks = raw.chunks as string[];
-      } else if (type === 'symlink') {
-        if (typeof raw.target !== 'string' || raw.target.length === 0 || raw.target.includes('\0')) damaged(`bad link target for ${JSON.stringify(path)}`);
-        entry.target = raw.target as string;
-      }
-      yield entry;
+      yield entryOf(raw, path, type, objectName, damaged);
     }
     return header;
   } finally {
     lines.return(undefined);
   }
+}
+
+/** An entry's fields, checked, once its path and type are. */
+function entryOf(raw: Record<string, unknown>, path: string, type: EntryType, objectName: string, damaged: (why: string) => never): ManifestEntry {
+  if (!isUint(raw.mode) || raw.mode > 0o7777 || typeof raw.mtimeMs !== 'number' || !Number.isFinite(raw.mtimeMs) || !isUint(raw.size)) {
+    damaged(`bad attributes for ${JSON.stringify(path)}`);
+  }
+  const entry: { -readonly [K in keyof ManifestEntry]: ManifestEntry[K] } = {
+    path,
+    type,
+    mode: raw.mode as number,
+    mtimeMs: raw.mtimeMs as number,
+    size: raw.size as number,
+  };
+  if (isUint(raw.inode)) entry.inode = raw.inode;
+  if (type === 'file') {
+    if (!isChunkList(raw.chunks)) damaged(`bad chunk list for ${JSON.stringify(path)}`);
+    entry.chunks = raw.chunks as string[];
+  } else if (type === 'symlink') {
+    if (typeof raw.target !== 'string' || raw.target.length === 0 || raw.target.includes('\0')) damaged(`bad link target for ${JSON.stringify(path)}`);
+    entry.target = raw.target as string;
+  }
+  return entry;
 }
 
 function isChunkList(value: unknown): value is string[] {

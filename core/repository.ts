@@ -310,7 +310,15 @@ export class Repository {
   async openManifest(point: UnlockedPoint): Promise<ManifestReader> {
     const key = this.manifestKey(point);
     const { content, bytes } = await this.readStreamPieces(point.cipher, 'manifest', point.id, key);
-    return { bytes, entries: () => manifestEntries(content, key) };
+    let scannedWhole = false;
+    return {
+      bytes,
+      *entries() {
+        const header = yield* manifestEntries(content, key, scannedWhole);
+        scannedWhole = true;
+        return header;
+      },
+    };
   }
 
   private manifestKey(point: UnlockedPoint): string {

@@ -257,6 +257,29 @@ test('a duplicate path (a file, then a symlink of the same name) is refused as T
   assert.equal(await snapshotTree(tmp.path), before);
 });
 
+test('a manifest reader checks the tree on every scan until one has read it to the end', async () => {
+  const crafted = await craft([header, dir('ok'), dataFile('ok/x'), link('ok/x', '/elsewhere')]);
+  const reader = await crafted.repo.openManifest(crafted.point);
+  const scanAll = () => {
+    try {
+      for (const _ of reader.entries());
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+  // Stopped after one entry: nothing was learnt about the rest.
+  for (const _ of reader.entries()) break;
+  assertCode(scanAll(), 'TAMPERED', `trees/${base.id}`, 'after a scan stopped early');
+  assertCode(scanAll(), 'TAMPERED', `trees/${base.id}`, 'after a scan that failed');
+  // A sound manifest scanned twice: the same entries both times.
+  const sound = await craft([header, dir('ok'), dataFile('ok/x'), link('ok/y', '/elsewhere')]);
+  const soundReader = await sound.repo.openManifest(sound.point);
+  const first = [...soundReader.entries()];
+  assert.equal([...soundReader.entries()], first);
+  assert.equal(first.map((e) => e.path), ['ok', 'ok/x', 'ok/y']);
+});
+
 test('a symlink entry whose target holds a NUL is refused as TAMPERED', async () => {
   await using tmp = await tempDir('bunker-hostile-');
   const { target } = await sandbox(tmp.path);

@@ -72,8 +72,8 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       if (left === 0) runIndexes.drop(run);
     }
   };
-  /** A point's chunks as its manifest lists them (every use, in order), and those no index has. */
-  type Loaded = { unlocked: UnlockedPoint; refs: ChunkRef[]; missing: CheckProblem[]; index: ChunkIndex };
+  /** A point's indexed chunk ids (each once, in manifest order), and the chunks no index has. */
+  type Loaded = { unlocked: UnlockedPoint; ids: Set<string>; missing: CheckProblem[]; index: ChunkIndex };
   let stopped = false;
   // One point after the other, so that the point to check next is never slowed by parsing a later one.
   const load = (point: PointRecord, after: Promise<Loaded> | undefined): Promise<Loaded> => {
@@ -91,17 +91,18 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       const manifestRead = (async () => {
         const reader = await repo.openManifest(unlocked);
         const index = await indexRead.catch(() => undefined);
-        const refs: ChunkRef[] = [];
+        // Ids, not refs: a chunk used by many files (the same file in many places) is kept once.
+        const ids = new Set<string>();
         const missing: CheckProblem[] = [];
         for (const file of reader.entries()) {
           if (index === undefined) continue;
           for (const id of file.chunks ?? []) {
-            const entry = index.get(id);
-            if (entry === undefined) missing.push({ code: 'CORRUPTED_POINT', object: point.body.manifest.key, message: `chunk ${id.slice(0, 16)} of ${JSON.stringify(file.path)} is in no index` });
-            else if (options.readData) refs.push({ id, entry });
+            if (ids.has(id)) continue;
+            if (!index.has(id)) missing.push({ code: 'CORRUPTED_POINT', object: point.body.manifest.key, message: `chunk ${id.slice(0, 16)} of ${JSON.stringify(file.path)} is in no index` });
+            else if (options.readData) ids.add(id);
           }
         }
-        return { refs, missing };
+        return { ids, missing };
       })();
       const [manifest, fsi, index] = await Promise.allSettled([manifestRead, repo.checkFsi(unlocked), indexRead]);
       // Damage is reported in this order, whichever read failed first.
@@ -132,7 +133,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       const loading = loads.get(p)!;
       loads.delete(p);
       try {
-        const { unlocked, refs: uses, missing, index } = await loading;
+        const { unlocked, ids, missing, index } = await loading;
         for (const entry of index.values()) {
           const key = packKey(entry.packId);
           referenced.add(key);
@@ -141,10 +142,10 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
         problems.push(...missing);
         // Each chunk once, whichever point and file use it.
         const refs: ChunkRef[] = [];
-        for (const ref of uses) {
-          if (checkedChunks.has(ref.id)) continue;
-          checkedChunks.add(ref.id);
-          refs.push(ref);
+        for (const id of ids) {
+          if (checkedChunks.has(id)) continue;
+          checkedChunks.add(id);
+          refs.push({ id, entry: index.get(id)! });
         }
         if (options.readData) {
           // One pass over every chunk in pack order, ids recomputed by the opening threads; on a

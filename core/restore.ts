@@ -111,7 +111,11 @@ export class IncludeFilter {
   }
 
   takes(path: string): boolean {
-    if (this.everything) return true;
+    if (this.everything) {
+      // '/' among other paths: everything is taken, and the others must still exist.
+      if (this.wanted.length > 1 && this.wanted.includes(path)) this.found.add(path);
+      return true;
+    }
     let taken = this.above.has(path);
     for (const w of this.wanted) {
       if (path === w) {
@@ -126,9 +130,8 @@ export class IncludeFilter {
 
   /** After every entry went through takes(): NOT_FOUND for a path named that no entry had. */
   checkFound(): void {
-    if (this.everything) return;
     for (const path of this.wanted) {
-      if (!this.found.has(path)) throw new BunkerError('NOT_FOUND', `${JSON.stringify(path)} is not in this recovery point`);
+      if (path !== '' && !this.found.has(path)) throw new BunkerError('NOT_FOUND', `${JSON.stringify(path)} is not in this recovery point`);
     }
   }
 }
@@ -179,6 +182,27 @@ export function* chunkRefs(entries: Iterable<ManifestEntry>, index: Pick<ChunkIn
   }
 }
 
+/** Manifest entries a restore's chunk reads pass between two pauses: what its writes may wait behind. */
+const PACE_ENTRIES = 1024;
+
+/**
+ * chunkRefs for a restore reading ahead of its writes: a pause (null) every PACE_ENTRIES
+ * entries, so that the entries read past and not yet written stay few, even across long runs
+ * of directories or empty files, which have no chunk to stop at.
+ */
+function* pacedChunkRefs(entries: Iterable<ManifestEntry>, index: Pick<ChunkIndex, 'get'>, pointId: string): Generator<ChunkRef | null> {
+  let passed = 0;
+  for (const entry of entries) {
+    if (entry.type === 'file') yield* chunkRefs([entry], index, pointId);
+    if (++passed === PACE_ENTRIES) {
+      passed = 0;
+      yield null;
+    }
+  }
+}
+
+const hasChunks = (entry: ManifestEntry): boolean => entry.type === 'file' && (entry.chunks?.length ?? 0) > 0;
+
 /** Chunk refs for the files, checked against the index first (for a file or a few). */
 export function planChunks(entries: readonly ManifestEntry[], index: Pick<ChunkIndex, 'get' | 'rawLengthOf'>, pointId: string): ChunkRef[] {
   checkChunks(entries, index, pointId);
@@ -198,10 +222,19 @@ interface ReadUnit {
   readonly refs: ChunkRef[];
 }
 
-/** Merges consecutive chunks stored back to back in one pack into one read, as the refs come. */
-function* coalesce(refs: Iterable<ChunkRef>): Generator<ReadUnit> {
+/**
+ * Merges consecutive chunks stored back to back in one pack into one read, as the refs come.
+ * A pause (null) ends the read being merged, or makes an empty one: the reader then stops
+ * pulling refs until the window has room, however far the next chunk is in the manifest.
+ */
+function* coalesce(refs: Iterable<ChunkRef | null>): Generator<ReadUnit> {
   let current: { packId: string; offset: number; length: number; rawLength: number; refs: ChunkRef[] } | undefined;
   for (const ref of refs) {
+    if (ref === null) {
+      yield current ?? { packId: '', offset: 0, length: 0, rawLength: 0, refs: [] };
+      current = undefined;
+      continue;
+    }
     const e = ref.entry;
     if (current && current.packId === e.packId && current.offset + current.length === e.offset &&
       current.length + e.length <= MAX_READ_BYTES && current.rawLength + e.rawLength <= MAX_READ_BYTES) {
@@ -236,7 +269,7 @@ export function startOpener(repo: Repository, point: UnlockedPoint, verifyIds = 
   return repo.codecs.startOpen(runKeys, verify);
 }
 
-export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: Iterable<ChunkRef>, options: ReadChunksOptions = {}): AsyncGenerator<Uint8Array> {
+export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: Iterable<ChunkRef | null>, options: ReadChunksOptions = {}): AsyncGenerator<Uint8Array> {
   const concurrency = options.concurrency ?? 8;
   const profile = options.profile ?? new Profile();
   const units = coalesce(refs);
@@ -244,6 +277,7 @@ export async function* readChunks(repo: Repository, point: UnlockedPoint, refs: 
   const opener = await (options.opener ?? startOpener(repo, point, options.verifyIds));
   // Reads are cut into batches of bounded size for the opening threads.
   const load = async (unit: ReadUnit): Promise<Uint8Array[]> => {
+    if (unit.refs.length === 0) return [];
     const bytes = await profile.time('fetch', repo.storage.getRange(packKey(unit.packId), unit.offset, unit.length));
     const items: OpenItem[] = unit.refs.map((ref) => ({
       offset: ref.entry.offset - unit.offset, length: ref.entry.length, id: ref.id, codec: ref.entry.codec,
@@ -310,18 +344,31 @@ async function restoreWith(repo: Repository, point: UnlockedPoint, sink: Restore
   const held: ManifestEntry[] | undefined = manifest.bytes <= (options.heldManifestBytes ?? HELD_MANIFEST_BYTES) ? [] : undefined;
   let filesTotal = 0;
   let bytesTotal = 0;
+  // Errors are reported in the order a whole read would find them: damage anywhere in the
+  // manifest, then a path not in it, then a chunk missing, then something in the way. So the
+  // first problem of each later kind is kept until the scan has gone to the end.
+  let chunkError: unknown;
+  let sinkError: unknown;
   for (const entry of manifest.entries()) {
     if (!filter.takes(entry.path)) continue;
     throwIfCancelled(options.signal, 'the restore');
     held?.push(entry);
     if (entry.type === 'file') {
-      checkFileChunks(entry, index, point.id);
+      if (chunkError === undefined) {
+        try {
+          checkFileChunks(entry, index, point.id);
+        } catch (error) {
+          chunkError = error;
+        }
+      }
       filesTotal++;
       bytesTotal += entry.size;
     }
-    await sink.plan(entry);
+    if (sinkError === undefined) await sink.plan(entry).catch((error: unknown) => void (sinkError = error));
   }
   filter.checkFound();
+  if (chunkError !== undefined) throw chunkError;
+  if (sinkError !== undefined) throw sinkError;
   profile.add('plan', performance.now() - planStarted);
   const result = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
   await profile.time('begin', sink.begin());
@@ -331,8 +378,9 @@ async function restoreWith(repo: Repository, point: UnlockedPoint, sink: Restore
   const scan = held === undefined ? manifest.entries() : undefined;
   try {
     // One pass feeds both the chunk reads, which run ahead, and the writes.
-    const [toRead, toWrite] = tee(scan === undefined ? held!.values() : filtered(scan, filter));
-    const chunks = readChunks(repo, point, chunkRefs(iterable(toRead), index, point.id), { ...(options.concurrency ? { concurrency: options.concurrency } : {}), profile, opener });
+    // Entries the writes pass first reach the reads only if they have chunks to read.
+    const [toRead, toWrite] = tee(scan === undefined ? held!.values() : filtered(scan, filter), [hasChunks, () => true]);
+    const chunks = readChunks(repo, point, pacedChunkRefs(iterable(toRead), index, point.id), { ...(options.concurrency ? { concurrency: options.concurrency } : {}), profile, opener });
     const writing = new Limiter(FILE_WRITE_CONCURRENCY);
     let writeFailure: unknown;
     const settleWrites = async () => {

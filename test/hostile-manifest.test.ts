@@ -350,6 +350,37 @@ for (const [name, build] of Object.entries(CORRUPT)) {
   });
 }
 
+// A restore reads the manifest entry by entry, but reports what a whole read would report
+// first: damage anywhere in it, then a path asked for that it lacks, then a missing chunk,
+// then something in the target's way. Nothing is written in any case.
+const missingChunk = () => ({ ...dataFile('ok/early'), chunks: [...base.chunks.slice(0, -1), 'e'.repeat(64)] });
+const PRECEDENCE: { name: string; lines: () => unknown[]; include?: string[]; inTarget?: Record<string, string>; targetIsFile?: boolean; code: string }[] = [
+  { name: 'a missing chunk, then a line that is not an object', lines: () => [dir('ok'), missingChunk(), 'not an object'], code: 'TAMPERED' },
+  { name: 'a missing chunk, then ../escape', lines: () => [dir('ok'), missingChunk(), dataFile('../escape')], code: 'UNSAFE_PATH' },
+  { name: 'a file in the way of directory ok, then ../escape', lines: () => [dir('ok'), dataFile('ok/data'), dataFile('../escape')], inTarget: { ok: 'in the way' }, code: 'UNSAFE_PATH' },
+  { name: 'a file in the way, then a missing chunk', lines: () => [dir('ok'), dataFile('ok/data'), missingChunk()], inTarget: { ok: 'in the way' }, code: 'CORRUPTED_POINT' },
+  { name: '--include of a file with a missing chunk and of a path not there', lines: () => [dir('ok'), missingChunk()], include: ['ok/early', 'nope'], code: 'NOT_FOUND' },
+  { name: '--include / and a path not there', lines: () => [dir('ok'), dataFile('ok/data')], include: ['/', 'nope'], code: 'NOT_FOUND' },
+  { name: '--include of a path not there, into a target that is a file', lines: () => [dir('ok'), dataFile('ok/data')], include: ['ok/nope'], targetIsFile: true, code: 'NOT_FOUND' },
+];
+
+for (const { name, lines, include, inTarget, targetIsFile, code } of PRECEDENCE) {
+  test(`${code} first: ${name}; nothing written`, async () => {
+    await using tmp = await tempDir('bunker-hostile-');
+    let { target } = await sandbox(tmp.path);
+    if (inTarget) for (const [path, text] of Object.entries(inTarget)) await writeFile(join(target, path), text);
+    if (targetIsFile) await writeFile(target = join(tmp.path, 'a-file'), 'not a directory');
+    const before = await snapshotTree(tmp.path);
+    const crafted = await craft([header, ...lines()]);
+    for (const heldManifestBytes of [undefined, 0]) {
+      const error = await restore(crafted.repo, crafted.point, new DirectoryRestoreSink(target), { ...(include ? { include } : {}), ...(heldManifestBytes === undefined ? {} : { heldManifestBytes }) })
+        .then(() => undefined, (e: unknown) => e);
+      assert.is((error as BunkerError)?.code, code, `${name}: ${String(error)}`);
+      assert.equal(await snapshotTree(tmp.path), before, 'nothing written');
+    }
+  });
+}
+
 test('check names a chunk that is in no index and the file that uses it, and reads the rest', async () => {
   const crafted = await craft([header, dir('ok'), dataFile('ok/data'), { ...dataFile('ok/late'), chunks: [...base.chunks.slice(0, -1), 'e'.repeat(64)] }]);
   const report = await checkRepository(crafted.repo, { readData: true, resolver: fixedResolver(PASSWORD) });

@@ -6,14 +6,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmod, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { backup, isBunkerError, type ManifestEntry, restore } from '../core/mod.ts';
 import { fsSource } from '../core/host/fs-source.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
 import { tee } from '../core/tee.ts';
-import { memoryRepo, pseudoRandomBytes, SMALL_CHUNKER, tempDir } from './helpers.ts';
-import { MemorySink } from './bad-input-kit.ts';
+import { memoryRepo, pseudoRandomBytes, RUNTIME, SMALL_CHUNKER, tempDir } from './helpers.ts';
+import { nativeMetadataZstd } from '../core/host/worker-codec-pool.ts';
+import { MemorySink, memorySource, type TreeEntry } from './bad-input-kit.ts';
 import { snapshotTree, writeTree } from './tree.ts';
 
 const T_DIR = Date.UTC(2023, 5, 6, 7, 8, 9);
@@ -44,6 +45,19 @@ test('tee: both readers get every item in order; the one ahead pulls each from t
   assert.equal(take(a, 8), [3, 4, 5, 6, 7, 8, 9, 'end']);
   assert.equal(take(b, 6), [5, 6, 7, 8, 9, 'end']);
   assert.is(pulled, 10, 'no item pulled twice');
+});
+
+test('tee: an item the reader behind does not want is not kept for it; a failure of the source reaches both', () => {
+  const source = (function* () {
+    yield* [1, 2, 3, 4, 5, 6];
+    throw new Error('source broke');
+  })();
+  const [evens, all] = tee(source, [(n) => n % 2 === 0, () => true]);
+  const take = (it: Iterator<number>, n: number) => Array.from({ length: n }, () => it.next()).map((s) => s.done ? 'end' : s.value);
+  assert.equal(take(all, 6), [1, 2, 3, 4, 5, 6]);
+  assert.equal(take(evens, 3), [2, 4, 6], 'only what it wants, kept while the other read ahead');
+  assert.throws(() => all.next(), /source broke/);
+  assert.throws(() => evens.next(), /source broke/, 'not a quiet end for the other reader');
 });
 
 // Each with the planning scan's entries held for the writes (the default for a point this
@@ -124,23 +138,119 @@ for (const [held, options] of [['', {}], [' (manifest scanned twice)', { heldMan
     assert.equal((await readdir(target)).sort(), ['elsewhere', 'src'], 'no staging directory left');
   });
 
-  test(`a directory made in the target during the restore, where the plan saw none: ALREADY_EXISTS, nothing of the point written${held}`, async () => {
+  test(`directories made in the target during the restore are merged into, as ones that were there before${held}`, async () => {
     await using dir = await tempDir();
-    const { repo, point } = await pointOf(dir.path, { 'a/x': 'x', 'b': 'b' });
+    const { repo, point } = await pointOf(dir.path, { 'a/x': 'x', 'b': 'b', 'c/y': 'y', 'c/d/z': 'z' });
     const target = join(dir.path, 'out');
-    await mkdir(target);
-    await writeFile(join(target, 'mine'), 'mine');
+    await writeTree(target, { 'src/mine': 'mine' });
+    // src/c and src/c/d appear after planning, which saw src/c absent: not the first entry placed.
     class Raced extends DirectoryRestoreSink {
       override async begin(): Promise<void> {
         await super.begin();
-        await mkdir(join(target, 'src'));
+        await writeTree(target, { 'src/c/d/theirs': 'theirs' });
+      }
+    }
+    await restore(repo, point, new Raced(target), options);
+    const files = Object.entries(await snapshotTree(target)).filter(([, e]) => e.type === 'file').map(([path]) => path);
+    assert.equal(files.sort(), ['src/a/x', 'src/b', 'src/c/d/theirs', 'src/c/d/z', 'src/c/y', 'src/mine']);
+    assert.is(await readFile(join(target, 'src/c/d/z'), 'utf8'), 'z');
+    assert.equal((await readdir(target)).sort(), ['src'], 'no staging directory left');
+  });
+
+  test(`a file made in the target during the restore where the point has a directory: ALREADY_EXISTS${held}`, async () => {
+    await using dir = await tempDir();
+    const { repo, point } = await pointOf(dir.path, { 'c/y': 'y' });
+    const target = join(dir.path, 'out');
+    await writeTree(target, { 'src/mine': 'mine' });
+    class Raced extends DirectoryRestoreSink {
+      override async begin(): Promise<void> {
+        await super.begin();
+        await writeTree(target, { 'src/c': 'a file now' });
       }
     }
     const error = await restore(repo, point, new Raced(target), options).then(() => undefined, (e: unknown) => e);
     assert.ok(isBunkerError(error) && error.code === 'ALREADY_EXISTS', String(error));
     assert.match((error as Error).message, 'changed during the restore');
-    assert.equal(await snapshotTree(target).then((t) => Object.keys(t).sort()), ['mine', 'src'], 'the made directory stays empty; no staging left');
+    assert.equal(Object.keys(await snapshotTree(target)).sort(), ['src', 'src/c', 'src/mine'], 'nothing of the point moved; no staging left');
   });
 }
+
+/** src/big (3 MiB) and src/z around a run of `dirs` empty directories, before or after src/big. */
+async function longRunPoint(dirs: number, dirsFirst: boolean) {
+  const big: TreeEntry = { path: 'src/big', type: 'file', data: pseudoRandomBytes(3 << 20, 5) };
+  const tree: TreeEntry[] = [{ path: 'src', type: 'dir' }];
+  if (!dirsFirst) tree.push(big);
+  for (let i = 0; i < dirs; i++) tree.push({ path: `src/e${String(i).padStart(6, '0')}`, type: 'dir' });
+  if (dirsFirst) tree.push(big);
+  tree.push({ path: 'src/z', type: 'file', data: pseudoRandomBytes(5000, 6) });
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const native = nativeMetadataZstd();
+  if (native?.decompressPieces) repo.metadataZstd = native;
+  await backup(repo, memorySource(tree), { series: 'default', encrypt: false, compressionLevel: 3 });
+  return { repo, point: await repo.unlock(await repo.resolvePoint('latest'), undefined), native };
+}
+
+test('reading ahead of the writes, a restore passes few entries, however long a run of directories', async () => {
+  const { repo, point } = await longRunPoint(20_000, false);
+  const openManifest = repo.openManifest.bind(repo);
+  let pulled = 0;
+  repo.openManifest = async (p) => {
+    const reader = await openManifest(p);
+    return { bytes: reader.bytes, *entries() {
+      pulled = 0;
+      for (const entry of reader.entries()) {
+        pulled++;
+        yield entry;
+      }
+      return { version: 1, sources: [], host: '' };
+    } };
+  };
+  let pulledWhenBigWritten = -1;
+  class Watching extends MemorySink {
+    override async file(entry: ManifestEntry, data: AsyncIterable<Uint8Array>) {
+      await super.file(entry, data);
+      if (entry.path === 'src/big') pulledWhenBigWritten = pulled;
+    }
+  }
+  const sink = new Watching();
+  await restore(repo, point, sink, { heldManifestBytes: 0 });
+  // A pause every 1,024 entries; at most 8 reads in flight and one being put together.
+  assert.ok(pulledWhenBigWritten >= 2 && pulledWhenBigWritten <= 9 * 1024 + 2, `${pulledWhenBigWritten} entries read past when src/big was written`);
+  assert.equal(sink.files.get('src/big'), pseudoRandomBytes(3 << 20, 5));
+  assert.equal(sink.files.get('src/z'), pseudoRandomBytes(5000, 6));
+  assert.is(sink.dirs.length, 20_001);
+});
+
+test('a restore that fails or is cancelled while writing closes the decoders of its manifest scans', async () => {
+  const { repo, point, native } = await longRunPoint(3_000, true);
+  if (native?.decompressPieces === undefined) return assert.is(RUNTIME, 'deno', 'Deno reads metadata whole, with the WASM build');
+  let open = 0;
+  repo.metadataZstd = {
+    ...native, compress: native.compress.bind(native), decompress: native.decompress.bind(native),
+    *decompressPieces(frame: Uint8Array, size: number) {
+      open++;
+      try {
+        yield* native.decompressPieces!(frame, size);
+      } finally {
+        open--;
+      }
+    },
+  };
+  for (const how of ['write fails', 'cancelled'] as const) {
+    const cancel = new AbortController();
+    class Failing extends MemorySink {
+      override async directory(entry: ManifestEntry) {
+        if (entry.path === 'src/e000100') {
+          if (how === 'write fails') throw new Error('disk full');
+          cancel.abort();
+        }
+        await super.directory(entry);
+      }
+    }
+    const error = await restore(repo, point, new Failing(), { heldManifestBytes: 0, signal: cancel.signal }).then(() => undefined, (e: unknown) => e);
+    assert.is(how === 'cancelled' ? (error as { code?: string })?.code : (error as Error)?.message, how === 'cancelled' ? 'CANCELLED' : 'disk full');
+    assert.is(open, 0, `${how}: every decoder closed`);
+  }
+});
 
 test.run();

@@ -6,7 +6,7 @@
  * under directories we created, and existing directories in the target are lstat-checked.
  */
 import { chmodSync, closeSync, constants, fchmodSync, futimesSync, lutimesSync, mkdirSync, openSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
-import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BunkerError } from '../errors.ts';
 import { discard, randomId } from '../format/bytes.ts';
@@ -199,10 +199,12 @@ export class DirectoryRestoreSink implements RestoreSink {
       const final = this.final(placement.path);
       const existing = await lstatOrUndefined(final);
       if (placement.type === 'dir' && existing !== undefined) {
-        // A directory made in the target since planning: what belongs in it was not planned one by one.
-        if (!existing.isDirectory() || existing.isSymbolicLink() || !placement.existed) {
+        if (!existing.isDirectory() || existing.isSymbolicLink()) {
           throw new BunkerError('ALREADY_EXISTS', `${final} changed during the restore; stopped`);
         }
+        // Made in the target since planning: what it gets was not planned one by one, so the
+        // staged directory's own listing says what to move.
+        if (!placement.existed) await this.mergeStaged(placement.path);
         continue; // merge into the existing directory
       }
       if (existing?.isDirectory()) throw new BunkerError('ALREADY_EXISTS', `${final} changed during the restore; stopped`);
@@ -217,6 +219,22 @@ export class DirectoryRestoreSink implements RestoreSink {
       utimesSync(final, timestamp(dir.mtimeMs), timestamp(dir.mtimeMs));
     }
     await rm(this.staging, { recursive: true, force: true });
+  }
+
+  /** Moves what the staging holds under `path` into the target's `path`, a directory, as commit() does. */
+  private async mergeStaged(path: string): Promise<void> {
+    for (const child of await readdir(this.staged(path), { withFileTypes: true })) {
+      const childPath = `${path}/${child.name}`;
+      const final = this.final(childPath);
+      const existing = await lstatOrUndefined(final);
+      if (child.isDirectory() && existing !== undefined) {
+        if (!existing.isDirectory() || existing.isSymbolicLink()) throw new BunkerError('ALREADY_EXISTS', `${final} changed during the restore; stopped`);
+        await this.mergeStaged(childPath);
+        continue;
+      }
+      if (existing?.isDirectory()) throw new BunkerError('ALREADY_EXISTS', `${final} changed during the restore; stopped`);
+      await rename(this.staged(childPath), final);
+    }
   }
 
   async abort(): Promise<void> {

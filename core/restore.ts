@@ -182,8 +182,12 @@ export function* chunkRefs(entries: Iterable<ManifestEntry>, index: Pick<ChunkIn
   }
 }
 
-/** Manifest entries a restore's chunk reads pass between two pauses: what its writes may wait behind. */
-const PACE_ENTRIES = 1024;
+/**
+ * Manifest entries a restore's chunk reads pass between two pauses: at most ~9 times this many
+ * wait for the writes (8 reads in flight and one being put together). A pause also ends a
+ * merged read, so tiny files stored back to back are read in ranges of up to this many.
+ */
+export const PACE_ENTRIES = 4096;
 
 /**
  * chunkRefs for a restore reading ahead of its writes: a pause (null) every PACE_ENTRIES
@@ -339,7 +343,15 @@ async function restoreWith(repo: Repository, point: UnlockedPoint, sink: Restore
   // The manifest is scanned to check and plan, then again to write, held compressed in between.
   // A small one's entries are kept from the first scan for the writes instead; a large one's
   // (a parsed entry is ~0.3-1 KiB of heap) are not, so memory stops growing with the files.
-  const [manifest, index] = await Promise.all([repo.openManifest(point), repo.readIndex(point)]);
+  const [manifestRead, indexRead] = await Promise.allSettled([repo.openManifest(point), repo.readIndex(point)]);
+  if (manifestRead.status === 'rejected') throw manifestRead.reason;
+  const manifest = manifestRead.value;
+  if (indexRead.status === 'rejected') {
+    // Damage to the manifest is reported first, as check does, whichever read failed sooner.
+    for (const _ of manifest.entries()) throwIfCancelled(options.signal, 'the restore');
+    throw indexRead.reason;
+  }
+  const index = indexRead.value;
   const filter = new IncludeFilter(options.include);
   const held: ManifestEntry[] | undefined = manifest.bytes <= (options.heldManifestBytes ?? HELD_MANIFEST_BYTES) ? [] : undefined;
   let filesTotal = 0;
@@ -347,28 +359,34 @@ async function restoreWith(repo: Repository, point: UnlockedPoint, sink: Restore
   // Errors are reported in the order a whole read would find them: damage anywhere in the
   // manifest, then a path not in it, then a chunk missing, then something in the way. So the
   // first problem of each later kind is kept until the scan has gone to the end.
-  let chunkError: unknown;
-  let sinkError: unknown;
+  let chunkError: { error: unknown } | undefined;
+  let sinkError: { error: unknown } | undefined;
   for (const entry of manifest.entries()) {
-    if (!filter.takes(entry.path)) continue;
     throwIfCancelled(options.signal, 'the restore');
+    if (!filter.takes(entry.path)) continue;
     held?.push(entry);
     if (entry.type === 'file') {
       if (chunkError === undefined) {
         try {
           checkFileChunks(entry, index, point.id);
         } catch (error) {
-          chunkError = error;
+          chunkError = { error };
         }
       }
       filesTotal++;
       bytesTotal += entry.size;
     }
-    if (sinkError === undefined) await sink.plan(entry).catch((error: unknown) => void (sinkError = error));
+    if (sinkError === undefined) {
+      try {
+        await sink.plan(entry);
+      } catch (error) {
+        sinkError = { error };
+      }
+    }
   }
   filter.checkFound();
-  if (chunkError !== undefined) throw chunkError;
-  if (sinkError !== undefined) throw sinkError;
+  if (chunkError !== undefined) throw chunkError.error;
+  if (sinkError !== undefined) throw sinkError.error;
   profile.add('plan', performance.now() - planStarted);
   const result = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
   await profile.time('begin', sink.begin());

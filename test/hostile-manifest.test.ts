@@ -381,6 +381,18 @@ for (const { name, lines, include, inTarget, targetIsFile, code } of PRECEDENCE)
   });
 }
 
+test('a damaged manifest is reported before a missing index, whichever read fails first', async () => {
+  await using tmp = await tempDir('bunker-hostile-');
+  const { target } = await sandbox(tmp.path);
+  const before = await snapshotTree(tmp.path);
+  const crafted = await craft([header, dir('ok'), dataFile('ok/data'), 'not an object']);
+  const indexKeys = [...crafted.storage.objects.keys()].filter((key) => key.startsWith('index/'));
+  assert.ok(indexKeys.length > 0);
+  for (const key of indexKeys) crafted.storage.objects.delete(key);
+  assertCode(await restoreError(crafted, target), 'TAMPERED', `trees/${base.id}`, 'manifest and index damaged');
+  assert.equal(await snapshotTree(tmp.path), before, 'nothing written');
+});
+
 test('check names a chunk that is in no index and the file that uses it, and reads the rest', async () => {
   const crafted = await craft([header, dir('ok'), dataFile('ok/data'), { ...dataFile('ok/late'), chunks: [...base.chunks.slice(0, -1), 'e'.repeat(64)] }]);
   const report = await checkRepository(crafted.repo, { readData: true, resolver: fixedResolver(PASSWORD) });

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { chmod, readdir, readFile, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { backup, isBunkerError, type ManifestEntry, restore } from '../core/mod.ts';
+import { PACE_ENTRIES } from '../core/restore.ts';
 import { fsSource } from '../core/host/fs-source.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
 import { tee } from '../core/tee.ts';
@@ -140,7 +141,10 @@ for (const [held, options] of [['', {}], [' (manifest scanned twice)', { heldMan
 
   test(`directories made in the target during the restore are merged into, as ones that were there before${held}`, async () => {
     await using dir = await tempDir();
-    const { repo, point } = await pointOf(dir.path, { 'a/x': 'x', 'b': 'b', 'c/y': 'y', 'c/d/z': 'z' });
+    const { repo, point } = await pointOf(dir.path, { 'a/x': 'x', 'b': 'b', 'c/y': 'y', 'c/d/z': 'z' }, async (src) => {
+      await chmod(join(src, 'c', 'd'), 0o750);
+      await utimes(join(src, 'c', 'd'), T_DIR / 1000, T_DIR / 1000);
+    });
     const target = join(dir.path, 'out');
     await writeTree(target, { 'src/mine': 'mine' });
     // src/c and src/c/d appear after planning, which saw src/c absent: not the first entry placed.
@@ -154,7 +158,57 @@ for (const [held, options] of [['', {}], [' (manifest scanned twice)', { heldMan
     const files = Object.entries(await snapshotTree(target)).filter(([, e]) => e.type === 'file').map(([path]) => path);
     assert.equal(files.sort(), ['src/a/x', 'src/b', 'src/c/d/theirs', 'src/c/d/z', 'src/c/y', 'src/mine']);
     assert.is(await readFile(join(target, 'src/c/d/z'), 'utf8'), 'z');
+    const merged = await stat(join(target, 'src/c/d'));
+    assert.equal([merged.mode & 0o7777, Math.floor(merged.mtimeMs)], [0o750, T_DIR], 'a merged directory gets the point\'s mode and time');
     assert.equal((await readdir(target)).sort(), ['src'], 'no staging directory left');
+  });
+
+  test(`a link made in the target during the restore where the point has a directory, below a merged one: ALREADY_EXISTS, nothing written through it${held}`, async () => {
+    await using dir = await tempDir();
+    const { repo, point } = await pointOf(dir.path, { 'c/d/z': 'z' });
+    const target = join(dir.path, 'out');
+    const outside = join(dir.path, 'outside');
+    await writeTree(target, { 'src/mine': 'mine' });
+    await writeTree(outside, { 'theirs': 'theirs' });
+    const outsideBefore = await snapshotTree(outside, { dirTimes: true });
+    class Raced extends DirectoryRestoreSink {
+      override async begin(): Promise<void> {
+        await super.begin();
+        await writeTree(target, { 'src/c/d': { link: outside } });
+      }
+    }
+    const error = await restore(repo, point, new Raced(target), options).then(() => undefined, (e: unknown) => e);
+    assert.ok(isBunkerError(error) && error.code === 'ALREADY_EXISTS', String(error));
+    assert.equal(await snapshotTree(outside, { dirTimes: true }), outsideBefore, 'nothing written, moved or set through the link');
+    assert.ok(!(await readdir(target)).some((name) => name.startsWith('.bunker-restore-')), 'no staging left');
+  });
+
+  test(`a failure of the second pass over the manifest fails the restore; nothing is committed${held}`, async () => {
+    await using dir = await tempDir();
+    const { repo, point } = await pointOf(dir.path, { 'a': 'a', 'b/c': 'c', 'd': 'd' });
+    const openManifest = repo.openManifest.bind(repo);
+    repo.openManifest = async (p) => {
+      const reader = await openManifest(p);
+      let scans = 0;
+      return { bytes: reader.bytes, *entries() {
+        const second = ++scans === 2;
+        let n = 0;
+        for (const entry of reader.entries()) {
+          if (second && ++n === 3) throw new Error('storage went away');
+          yield entry;
+        }
+        return { version: 1, sources: [], host: '' };
+      } };
+    };
+    const sink = new MemorySink();
+    const error = await restore(repo, point, sink, options).then(() => undefined, (e: unknown) => e);
+    if (options.heldManifestBytes === 0) {
+      assert.match(String((error as Error)?.message), 'storage went away');
+      assert.equal([sink.committed, sink.aborted], [false, true]);
+    } else {
+      assert.is(error, undefined, 'entries held: the manifest is scanned once');
+      assert.ok(sink.committed);
+    }
   });
 
   test(`a file made in the target during the restore where the point has a directory: ALREADY_EXISTS${held}`, async () => {
@@ -191,7 +245,7 @@ async function longRunPoint(dirs: number, dirsFirst: boolean) {
 }
 
 test('reading ahead of the writes, a restore passes few entries, however long a run of directories', async () => {
-  const { repo, point } = await longRunPoint(20_000, false);
+  const { repo, point } = await longRunPoint(10 * PACE_ENTRIES, false);
   const openManifest = repo.openManifest.bind(repo);
   let pulled = 0;
   repo.openManifest = async (p) => {
@@ -214,11 +268,11 @@ test('reading ahead of the writes, a restore passes few entries, however long a 
   }
   const sink = new Watching();
   await restore(repo, point, sink, { heldManifestBytes: 0 });
-  // A pause every 1,024 entries; at most 8 reads in flight and one being put together.
-  assert.ok(pulledWhenBigWritten >= 2 && pulledWhenBigWritten <= 9 * 1024 + 2, `${pulledWhenBigWritten} entries read past when src/big was written`);
+  // A pause every PACE_ENTRIES entries; at most 8 reads in flight and one being put together.
+  assert.ok(pulledWhenBigWritten >= 2 && pulledWhenBigWritten <= 9 * PACE_ENTRIES + 2, `${pulledWhenBigWritten} entries read past when src/big was written`);
   assert.equal(sink.files.get('src/big'), pseudoRandomBytes(3 << 20, 5));
   assert.equal(sink.files.get('src/z'), pseudoRandomBytes(5000, 6));
-  assert.is(sink.dirs.length, 20_001);
+  assert.is(sink.dirs.length, 10 * PACE_ENTRIES + 1);
 });
 
 test('a restore that fails or is cancelled while writing closes the decoders of its manifest scans', async () => {

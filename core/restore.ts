@@ -96,7 +96,7 @@ const MAX_READ_AHEAD_BYTES = 32 * 1024 * 1024;
  * Which entries a restore of `include` takes, decided entry by entry as the manifest is read:
  * the paths named, everything below them, and the directories above them.
  */
-export class IncludeFilter {
+class IncludeFilter {
   private readonly everything: boolean;
   private readonly wanted: readonly string[];
   private readonly above = new Set<string>();
@@ -174,12 +174,14 @@ function checkFileChunks(entry: ManifestEntry, index: Pick<ChunkIndex, 'rawLengt
 export function* chunkRefs(entries: Iterable<ManifestEntry>, index: Pick<ChunkIndex, 'get'>, pointId: string): Generator<ChunkRef> {
   for (const entry of entries) {
     if (entry.type !== 'file') continue;
-    for (const id of entry.chunks ?? []) {
-      const found = index.get(id);
-      if (found === undefined) throw missingChunk(pointId, id, entry);
-      yield { id, entry: found };
-    }
+    for (const id of entry.chunks ?? []) yield refOf(id, entry, index, pointId);
   }
+}
+
+function refOf(id: string, file: ManifestEntry, index: Pick<ChunkIndex, 'get'>, pointId: string): ChunkRef {
+  const found = index.get(id);
+  if (found === undefined) throw missingChunk(pointId, id, file);
+  return { id, entry: found };
 }
 
 /**
@@ -197,7 +199,7 @@ export const PACE_ENTRIES = 4096;
 function* pacedChunkRefs(entries: Iterable<ManifestEntry>, index: Pick<ChunkIndex, 'get'>, pointId: string): Generator<ChunkRef | null> {
   let passed = 0;
   for (const entry of entries) {
-    if (entry.type === 'file') yield* chunkRefs([entry], index, pointId);
+    if (entry.type === 'file') for (const id of entry.chunks ?? []) yield refOf(id, entry, index, pointId);
     if (++passed === PACE_ENTRIES) {
       passed = 0;
       yield null;

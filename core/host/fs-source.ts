@@ -22,6 +22,12 @@ const LISTINGS_AT_ONCE = 16;
  */
 const MAX_ENTRIES_AHEAD = 65_536;
 
+/** What a listing records of a child: its kind, then mode, mtime, inode and size. */
+const META_FIELDS = 5;
+
+const Kind = { Other: 0, Dir: 1, File: 2, Link: 3 } as const;
+type Kind = (typeof Kind)[keyof typeof Kind];
+
 /** Compares paths (as component lists) in walk order: a directory's subtree before its next sibling. */
 function walkOrder(a: readonly string[], b: readonly string[]): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {
@@ -173,23 +179,40 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
   const isExcluded = (relative: string): boolean => matchers.some((m) => m(relative));
   const warn = options.onWarning ?? (() => undefined);
 
-  type Stat = fs.Stats;
-
-  function describe(path: string, relative: string, st: Stat): Omit<SourceEntry, 'type' | 'size'> {
-    return { path: relative, mode: Number(st.mode) & 0o7777, mtimeMs: Math.floor(Number(st.mtimeMs)), inode: Number(st.ino) };
+  /** What the walk keeps of an entry's lstat. */
+  interface Meta {
+    readonly kind: Kind;
+    readonly mode: number;
+    readonly mtimeMs: number;
+    readonly inode: number;
+    readonly size: number;
   }
 
-  interface Child {
-    readonly name: string;
-    readonly path: string;
-    readonly relative: string;
-    readonly stat: Stat | Error;
+  function metaOf(st: fs.Stats): Meta {
+    const kind = st.isDirectory() ? Kind.Dir : st.isFile() ? Kind.File : st.isSymbolicLink() ? Kind.Link : Kind.Other;
+    return { kind, mode: Number(st.mode) & 0o7777, mtimeMs: Math.floor(Number(st.mtimeMs)), inode: Number(st.ino), size: Number(st.size) };
   }
+
+  function describe(relative: string, meta: Meta): Omit<SourceEntry, 'type' | 'size'> {
+    return { path: relative, mode: meta.mode, mtimeMs: meta.mtimeMs, inode: meta.inode };
+  }
+
+  // A listing keeps its children as names and numbers (META_FIELDS per child), not as Stats
+  // objects: listed ahead of the walk, they live long enough to reach V8's old generation, where
+  // ~700 bytes an entry became ~120 MB of garbage over a 175k-entry walk (bench/README.md).
   interface Listing {
-    readonly children: Child[];
-    /** Listings of subdirectories started ahead of the walk. */
-    readonly ahead: Map<string, Promise<Listing | Error>>;
+    readonly names: readonly string[];
+    readonly meta: Float64Array;
+    /** Children whose lstat failed, by position. */
+    readonly errors: ReadonlyMap<number, Error> | undefined;
+    /** Listings of subdirectories started ahead of the walk, by position. */
+    readonly ahead: Map<number, Promise<Listing | Error>>;
   }
+
+  const childMeta = (meta: Float64Array, at: number): Meta => {
+    const o = at * META_FIELDS;
+    return { kind: meta[o]! as Kind, mode: meta[o + 1]!, mtimeMs: meta[o + 2]!, inode: meta[o + 3]!, size: meta[o + 4]! };
+  };
 
   // A directory is listed with readdir, then an lstat of every child, concurrently. Listings
   // of subdirectories start ahead of the walk, through a scheduler that runs a few at a time,
@@ -206,37 +229,51 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
   }
 
   const listing = async (run: Walk, path: string, relative: string, depthKey: string[]): Promise<Listing | Error> => {
-    let names: string[];
+    let listed: string[];
     try {
-      names = (await readdirNames(path)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      listed = await readdirNames(path);
     } catch (error) {
       return error as Error;
     }
-    const selected = names.map((name) => ({ name, path: join(path, name), relative: `${relative}/${name}` })).filter((c) => !isExcluded(c.relative));
-    const children: Child[] = [];
-    for (let i = 0; i < selected.length; i += LSTAT_BATCH) {
-      const batch = selected.slice(i, i + LSTAT_BATCH);
-      const stats = await Promise.all(batch.map((c) => lstat(c.path).catch((error: Error) => error)));
-      batch.forEach((c, j) => children.push({ ...c, stat: stats[j]! }));
+    const names = listed.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).filter((name) => !isExcluded(`${relative}/${name}`));
+    const meta = new Float64Array(names.length * META_FIELDS);
+    let errors: Map<number, Error> | undefined;
+    const stat = (at: number): Promise<void> =>
+      lstat(join(path, names[at]!)).then(
+        (st) => {
+          const m = metaOf(st);
+          const o = at * META_FIELDS;
+          meta[o] = m.kind;
+          meta[o + 1] = m.mode;
+          meta[o + 2] = m.mtimeMs;
+          meta[o + 3] = m.inode;
+          meta[o + 4] = m.size;
+        },
+        (error: Error) => void (errors ??= new Map()).set(at, error),
+      );
+    for (let i = 0; i < names.length; i += LSTAT_BATCH) {
+      const batch: Promise<void>[] = [];
+      for (let at = i; at < Math.min(names.length, i + LSTAT_BATCH); at++) batch.push(stat(at));
+      await Promise.all(batch);
     }
-    run.held += children.length;
-    const ahead = new Map<string, Promise<Listing | Error>>();
+    run.held += names.length;
+    const ahead = new Map<number, Promise<Listing | Error>>();
     if (run.held < MAX_ENTRIES_AHEAD && !run.stopped) {
-      for (const child of children) {
-        if (!(child.stat instanceof Error) && child.stat.isDirectory()) {
-          const key = [...depthKey, child.name];
-          const pending = run.scheduler.run(key, () => (run.stopped ? Promise.resolve(new Error('the walk stopped')) : listing(run, child.path, child.relative, key)));
-          pending.catch(() => undefined);
-          ahead.set(child.name, pending);
-        }
+      for (let at = 0; at < names.length; at++) {
+        if (errors?.has(at) || meta[at * META_FIELDS] !== Kind.Dir) continue;
+        const name = names[at]!;
+        const key = [...depthKey, name];
+        const pending = run.scheduler.run(key, () => (run.stopped ? Promise.resolve(new Error('the walk stopped')) : listing(run, join(path, name), `${relative}/${name}`, key)));
+        pending.catch(() => undefined);
+        ahead.set(at, pending);
       }
     }
-    return { children, ahead };
+    return { names, meta, errors, ahead };
   };
 
-  async function* walk(run: Walk, path: string, relative: string, st: Stat, depthKey: string[], listed?: Promise<Listing | Error>): AsyncGenerator<SourceEntry> {
-    const base = describe(path, relative, st);
-    if (st.isDirectory()) {
+  async function* walk(run: Walk, path: string, relative: string, meta: Meta, depthKey: string[], listed?: Promise<Listing | Error>): AsyncGenerator<SourceEntry> {
+    const base = describe(relative, meta);
+    if (meta.kind === Kind.Dir) {
       // Listed before the directory itself is handed out: a consumer that takes the first entry
       // early (backup, while its keys are derived) starts the walk ahead that way.
       const listingStarted = listed ?? listing(run, path, relative, depthKey);
@@ -246,21 +283,25 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
         warn(`cannot list ${path}: ${list.message}; its contents are skipped`);
         return;
       }
-      for (const child of list.children) {
+      for (let at = 0; at < list.names.length; at++) {
         run.held--;
-        if (child.stat instanceof Error) {
-          warn(`cannot read ${child.path}: ${child.stat.message}; skipped`);
+        const name = list.names[at]!;
+        const childPath = join(path, name);
+        const error = list.errors?.get(at);
+        if (error !== undefined) {
+          warn(`cannot read ${childPath}: ${error.message}; skipped`);
           continue;
         }
         // Taken out of the map: a listing walked stays reachable from its parent's otherwise,
-        // and through the parents from the root, so the whole tree's stats would be held.
-        const listed = list.ahead.get(child.name);
-        list.ahead.delete(child.name);
-        yield* walk(run, child.path, child.relative, child.stat, [...depthKey, child.name], listed);
+        // and through the parents from the root, so the whole tree's listings would be held.
+        const listed = list.ahead.get(at);
+        list.ahead.delete(at);
+        yield* walk(run, childPath, `${relative}/${name}`, childMeta(list.meta, at), [...depthKey, name], listed);
       }
-    } else if (st.isFile()) {
-      yield { ...base, type: 'file', size: Number(st.size), open: () => openFile(path), readAll: (into) => readAll(path, Number(st.size), into) };
-    } else if (st.isSymbolicLink()) {
+    } else if (meta.kind === Kind.File) {
+      const size = meta.size;
+      yield { ...base, type: 'file', size, open: () => openFile(path), readAll: (into) => readAll(path, size, into) };
+    } else if (meta.kind === Kind.Link) {
       try {
         yield { ...base, type: 'symlink', size: 0, target: await readlink(path) };
       } catch (error) {
@@ -287,14 +328,14 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
   async function* walkRoots(run: Walk): AsyncGenerator<SourceEntry> {
     for (const root of roots) {
       if (isExcluded(root.name)) continue;
-      let st: Stat;
+      let meta: Meta;
       try {
-        st = await lstat(root.path);
+        meta = metaOf(await lstat(root.path));
       } catch (error) {
         warn(`cannot read ${root.path}: ${(error as Error).message}; skipped`);
         continue;
       }
-      yield* walk(run, root.path, root.name, st, [root.name]);
+      yield* walk(run, root.path, root.name, meta, [root.name]);
     }
   }
 }

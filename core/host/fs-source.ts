@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import { BunkerError } from '../errors.ts';
 import type { FileReader, Source, SourceEntry } from '../source.ts';
@@ -193,10 +193,6 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     return { kind, mode: Number(st.mode) & 0o7777, mtimeMs: Math.floor(Number(st.mtimeMs)), inode: Number(st.ino), size: Number(st.size) };
   }
 
-  function describe(relative: string, meta: Meta): Omit<SourceEntry, 'type' | 'size'> {
-    return { path: relative, mode: meta.mode, mtimeMs: meta.mtimeMs, inode: meta.inode };
-  }
-
   // A listing keeps its children as names and numbers (META_FIELDS per child), not as Stats
   // objects: listed ahead of the walk, they live long enough to reach V8's old generation, where
   // ~700 bytes an entry became ~120 MB of garbage over a 175k-entry walk (bench/README.md).
@@ -228,7 +224,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     stopped: boolean;
   }
 
-  const listing = async (run: Walk, path: string, relative: string, depthKey: string[]): Promise<Listing | Error> => {
+  const listing = async (run: Walk, path: string, relative: string, depthKey: readonly string[]): Promise<Listing | Error> => {
     let listed: string[];
     try {
       listed = await readdirNames(path);
@@ -239,7 +235,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     const meta = new Float64Array(names.length * META_FIELDS);
     let errors: Map<number, Error> | undefined;
     const stat = (at: number): Promise<void> =>
-      lstat(join(path, names[at]!)).then(
+      lstat(`${path}/${names[at]!}`).then(
         (st) => {
           const m = metaOf(st);
           const o = at * META_FIELDS;
@@ -263,7 +259,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
         if (errors?.has(at) || meta[at * META_FIELDS] !== Kind.Dir) continue;
         const name = names[at]!;
         const key = [...depthKey, name];
-        const pending = run.scheduler.run(key, () => (run.stopped ? Promise.resolve(new Error('the walk stopped')) : listing(run, join(path, name), `${relative}/${name}`, key)));
+        const pending = run.scheduler.run(key, () => (run.stopped ? Promise.resolve(new Error('the walk stopped')) : listing(run, `${path}/${name}`, `${relative}/${name}`, key)));
         pending.catch(() => undefined);
         ahead.set(at, pending);
       }
@@ -271,44 +267,76 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     return { names, meta, errors, ahead };
   };
 
-  async function* walk(run: Walk, path: string, relative: string, meta: Meta, depthKey: string[], listed?: Promise<Listing | Error>): AsyncGenerator<SourceEntry> {
-    const base = describe(relative, meta);
-    if (meta.kind === Kind.Dir) {
-      // Listed before the directory itself is handed out: a consumer that takes the first entry
-      // early (backup, while its keys are derived) starts the walk ahead that way.
-      const listingStarted = listed ?? listing(run, path, relative, depthKey);
-      yield { ...base, type: 'dir', size: 0 };
-      const list = await listingStarted;
-      if (list instanceof Error) {
-        warn(`cannot list ${path}: ${list.message}; its contents are skipped`);
-        return;
-      }
-      for (let at = 0; at < list.names.length; at++) {
-        run.held--;
-        const name = list.names[at]!;
-        const childPath = join(path, name);
-        const error = list.errors?.get(at);
-        if (error !== undefined) {
-          warn(`cannot read ${childPath}: ${error.message}; skipped`);
-          continue;
+  /** An entry about to be handed out; `listed` is its listing if one was started ahead. */
+  interface Next {
+    readonly path: string;
+    readonly relative: string;
+    readonly meta: Meta;
+    readonly depthKey: readonly string[];
+    readonly listed?: Promise<Listing | Error> | undefined;
+  }
+  /** A directory whose children are being handed out. */
+  interface Frame {
+    readonly path: string;
+    readonly relative: string;
+    readonly depthKey: readonly string[];
+    readonly list: Listing;
+    at: number;
+  }
+
+  // One generator walks the whole tree with a stack of directories: a generator per directory,
+  // delegating with yield*, made every entry pass through one promise per level of depth.
+  async function* walk(run: Walk, root: Next): AsyncGenerator<SourceEntry> {
+    const stack: Frame[] = [];
+    for (let next: Next | undefined = root; ;) {
+      if (next !== undefined) {
+        const { path, relative, meta }: Next = next;
+        if (meta.kind === Kind.Dir) {
+          // Listed before the directory itself is handed out: a consumer that takes the first entry
+          // early (backup, while its keys are derived) starts the walk ahead that way.
+          const listingStarted = next.listed ?? listing(run, path, relative, next.depthKey);
+          yield { path: relative, type: 'dir', mode: meta.mode, mtimeMs: meta.mtimeMs, inode: meta.inode, size: 0 };
+          const list = await listingStarted;
+          if (list instanceof Error) warn(`cannot list ${path}: ${list.message}; its contents are skipped`);
+          else stack.push({ path, relative, depthKey: next.depthKey, list, at: 0 });
+        } else if (meta.kind === Kind.File) {
+          const size = meta.size;
+          yield { path: relative, type: 'file', mode: meta.mode, mtimeMs: meta.mtimeMs, inode: meta.inode, size, open: () => openFile(path), readAll: (into) => readAll(path, size, into) };
+        } else if (meta.kind === Kind.Link) {
+          let target: string | undefined;
+          try {
+            target = await readlink(path);
+          } catch (error) {
+            warn(`cannot read the link ${path}: ${(error as Error).message}; skipped`);
+          }
+          if (target !== undefined) yield { path: relative, type: 'symlink', mode: meta.mode, mtimeMs: meta.mtimeMs, inode: meta.inode, size: 0, target };
+        } else {
+          warn(`${path} is not a file, directory or symbolic link; skipped`);
         }
-        // Taken out of the map: a listing walked stays reachable from its parent's otherwise,
-        // and through the parents from the root, so the whole tree's listings would be held.
-        const listed = list.ahead.get(at);
-        list.ahead.delete(at);
-        yield* walk(run, childPath, `${relative}/${name}`, childMeta(list.meta, at), [...depthKey, name], listed);
+        next = undefined;
       }
-    } else if (meta.kind === Kind.File) {
-      const size = meta.size;
-      yield { ...base, type: 'file', size, open: () => openFile(path), readAll: (into) => readAll(path, size, into) };
-    } else if (meta.kind === Kind.Link) {
-      try {
-        yield { ...base, type: 'symlink', size: 0, target: await readlink(path) };
-      } catch (error) {
-        warn(`cannot read the link ${path}: ${(error as Error).message}; skipped`);
+      const top = stack.at(-1);
+      if (top === undefined) return;
+      if (top.at === top.list.names.length) {
+        stack.pop();
+        continue;
       }
-    } else {
-      warn(`${path} is not a file, directory or symbolic link; skipped`);
+      const at = top.at++;
+      run.held--;
+      const name = top.list.names[at]!;
+      // Paths are resolved and names have no '/': joined as strings, not normalized again.
+      const path = `${top.path}/${name}`;
+      const error = top.list.errors?.get(at);
+      if (error !== undefined) {
+        warn(`cannot read ${path}: ${error.message}; skipped`);
+        continue;
+      }
+      const meta = childMeta(top.list.meta, at);
+      // Taken out of the map: a listing walked stays reachable from its parent's otherwise,
+      // and through the parents from the root, so the whole tree's listings would be held.
+      const listed = top.list.ahead.get(at);
+      top.list.ahead.delete(at);
+      next = { path, relative: `${top.relative}/${name}`, meta, depthKey: meta.kind === Kind.Dir ? [...top.depthKey, name] : top.depthKey, listed };
     }
   }
 
@@ -318,24 +346,20 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     async *entries() {
       const run: Walk = { scheduler: new ListingScheduler(LISTINGS_AT_ONCE), held: 0, stopped: false };
       try {
-        yield* walkRoots(run);
+        for (const root of roots) {
+          if (isExcluded(root.name)) continue;
+          let meta: Meta;
+          try {
+            meta = metaOf(await lstat(root.path));
+          } catch (error) {
+            warn(`cannot read ${root.path}: ${(error as Error).message}; skipped`);
+            continue;
+          }
+          yield* walk(run, { path: root.path, relative: root.name, meta, depthKey: [root.name] });
+        }
       } finally {
         run.stopped = true;
       }
     },
   };
-
-  async function* walkRoots(run: Walk): AsyncGenerator<SourceEntry> {
-    for (const root of roots) {
-      if (isExcluded(root.name)) continue;
-      let meta: Meta;
-      try {
-        meta = metaOf(await lstat(root.path));
-      } catch (error) {
-        warn(`cannot read ${root.path}: ${(error as Error).message}; skipped`);
-        continue;
-      }
-      yield* walk(run, root.path, root.name, meta, [root.name]);
-    }
-  }
 }

@@ -103,11 +103,18 @@ export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: Pr
     }
   };
 
+  const finishPull = (): void => {
+    pending = undefined;
+    wake?.();
+  };
+
   try {
     for (;;) {
       if (queue.length === 0) {
-        pending ??= pull().finally(() => (pending = undefined));
-        await Promise.race([pending, new Promise<void>((resolve) => (wake = resolve))]);
+        pending ??= pull().finally(finishPull);
+        // Woken by the next entry or by the end of the pull. Not a race with the pull's promise:
+        // a pull can last the whole walk, and every race would leave a reaction on it until then.
+        await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
         if (queue.length === 0 && isDone) {
           if (failure) throw failure.error;
@@ -118,7 +125,7 @@ export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: Pr
       const head = queue.shift()!;
       queuedBytes -= head.bytes;
       // Keep walking and reading while the consumer works on this entry.
-      pending ??= pull().finally(() => (pending = undefined));
+      pending ??= pull().finally(finishPull);
       yield head.item;
       // The consumer is done with it once it asks for the next entry. A read the consumer did not
       // wait for still holds its range until it ends: no other file may be read into it before.

@@ -174,6 +174,21 @@ test('read-ahead: an error from the walk reaches the consumer after the entries 
   assert.match(String(error), 'the disk went away');
 });
 
+test('read-ahead: a consumer faster than the walk gets every entry, and the end, while it waits on an empty queue', async () => {
+  const later = () => new Promise((resolve) => setTimeout(resolve, 1));
+  async function* entries(): AsyncGenerator<SourceEntry> {
+    for (let i = 0; i < 20; i++) {
+      await later();
+      yield { path: `d${i}`, type: 'dir', mode: 0o755, mtimeMs: 0, size: 0 };
+    }
+    // The walk ends after the consumer has emptied the queue: only the end of the pull wakes it.
+    await later();
+  }
+  const seen: string[] = [];
+  for await (const item of prefetch(entries(), { smallFileBytes: 100, maxEntries: 8, maxBytes: 200, shouldRead: () => true })) seen.push(item.entry.path);
+  assert.equal(seen, Array.from({ length: 20 }, (_, i) => `d${i}`));
+});
+
 test('read-ahead: an entry whose size is not a byte count is still handed out', async () => {
   const odd: SourceEntry = { path: 'odd', type: 'file', mode: 0o644, mtimeMs: 0, size: -1, open: () => Promise.reject(new Error('unreadable')) };
   const files = slowFiles(2, 10);

@@ -127,14 +127,14 @@ test('`npx bunker` runs the entry itself: it is executable, and as a shell scrip
   assert.ok(((await stat(entry)).mode & 0o111) !== 0, 'cli/main.ts is not executable');
   const [shebang, exec] = (await readFile(entry, 'utf8')).split('\n', 2);
   assert.is(shebang, '#!/bin/sh');
-  assert.is(exec, '":" //; GLIBC_TUNABLES="glibc.malloc.mmap_threshold=16777216${GLIBC_TUNABLES:+:$GLIBC_TUNABLES}" exec node --max-semi-space-size=16 "$0" "$@"');
+  assert.is(exec, '":" //; GLIBC_TUNABLES="glibc.malloc.mmap_threshold=16777216${GLIBC_TUNABLES:+:$GLIBC_TUNABLES}" exec node --max-semi-space-size=16 --no-allocation-site-pretenuring "$0" "$@"');
   // What the line hands Node: a `node` first on PATH that reports its environment and arguments.
   await using fake = await tempDir('bunker-fake-node-');
   await writeFile(join(fake.path, 'node'), '#!/bin/sh\necho "$GLIBC_TUNABLES"\nfor a in "$@"; do echo "$a"; done\n', { mode: 0o755 });
   for (const [own, expected] of [[undefined, 'glibc.malloc.mmap_threshold=16777216'], ['glibc.malloc.mmap_threshold=1048576', 'glibc.malloc.mmap_threshold=16777216:glibc.malloc.mmap_threshold=1048576']] as const) {
     const shown = spawnSync(entry, ['a b', '$HOME'], { encoding: 'utf8', env: { ...process.env, GLIBC_TUNABLES: own, PATH: `${fake.path}:${process.env.PATH ?? ''}` } });
     assert.is(shown.status, 0, shown.stderr);
-    assert.equal(shown.stdout.split('\n'), [expected, '--max-semi-space-size=16', entry, 'a b', '$HOME', '']);
+    assert.equal(shown.stdout.split('\n'), [expected, '--max-semi-space-size=16', '--no-allocation-site-pretenuring', entry, 'a b', '$HOME', '']);
   }
   // As npx and npm run do: the project's node_modules/.bin first on PATH.
   const run = spawnSync(entry, ['--version'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` } });

@@ -58,7 +58,9 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   }
   let chunksChecked = 0;
   let bytesRead = 0;
-  const checkedChunks = new Set<string>();
+  // Chunk ids a point loaded earlier will read: a later point leaves them out of its own, so each
+  // chunk is read once and the points loaded ahead do not each hold the ids they share.
+  const claimed = new Set<string>();
   const packEnds = new Map<string, number>();
   // Each run's index is parsed once, however many of the series' points name it, and
   // forgotten once no point left to check names it.
@@ -72,7 +74,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       if (left === 0) runIndexes.drop(run);
     }
   };
-  /** A point's indexed chunk ids (each once, in manifest order), and the chunks no index has. */
+  /** A point's indexed chunk ids no earlier point claimed (each once, in manifest order), and the chunks no index has. */
   type Loaded = { unlocked: UnlockedPoint; ids: Set<string>; missing: CheckProblem[]; index: ChunkIndex };
   let stopped = false;
   // One point after the other, so that the point to check next is never slowed by parsing a later one.
@@ -99,7 +101,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
           for (const id of file.chunks ?? []) {
             if (ids.has(id)) continue;
             if (!index.has(id)) missing.push({ code: 'CORRUPTED_POINT', object: point.body.manifest.key, message: `chunk ${id.slice(0, 16)} of ${JSON.stringify(file.path)} is in no index` });
-            else if (options.readData) ids.add(id);
+            else if (options.readData && !claimed.has(id)) ids.add(id);
           }
         }
         return { ids, missing };
@@ -109,6 +111,9 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       if (manifest.status === 'rejected') throw manifest.reason;
       if (fsi.status === 'rejected') throw fsi.reason;
       if (index.status === 'rejected') throw index.reason;
+      // Claimed only once the point is sure to be verified: a point that failed to load leaves its
+      // chunks to the next point that uses them (the next load starts after this one ends).
+      for (const id of manifest.value.ids) claimed.add(id);
       return { unlocked, ...manifest.value, index: index.value };
     })();
     loading.catch(() => undefined); // surfaced when its point's turn comes
@@ -140,13 +145,9 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
           packEnds.set(key, Math.max(packEnds.get(key) ?? 0, entry.offset + entry.length));
         }
         problems.push(...missing);
-        // Each chunk once, whichever point and file use it.
+        // Each chunk once, whichever point and file use it (the first point loaded claimed it).
         const refs: ChunkRef[] = [];
-        for (const id of ids) {
-          if (checkedChunks.has(id)) continue;
-          checkedChunks.add(id);
-          refs.push({ id, entry: index.get(id)! });
-        }
+        for (const id of ids) refs.push({ id, entry: index.get(id)! });
         if (options.readData) {
           // One pass over every chunk in pack order, ids recomputed by the opening threads; on a
           // failure, pack by pack and then chunk by chunk, so every damaged object is named.

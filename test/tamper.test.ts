@@ -354,6 +354,19 @@ test('a passing storage error on a shared run index fails the point that met it,
   assert.ok(report.chunksChecked > 0 && report.chunksChecked < clean.chunksChecked, `${report.chunksChecked} of ${clean.chunksChecked}`);
 });
 
+test('check: chunks a point shares with an earlier point that failed to load are read under the later point', async () => {
+  const storage = cloneStorage(base.storage);
+  // A's manifest and index read well, so its chunk ids were gathered before its FSI failed.
+  storage.objects.set(`fsi/${base.a}`, flipByte(objectOf(storage, `fsi/${base.a}`), 40));
+  const repo = await Repository.open(storage);
+  const pointB = await repo.unlock(await repo.readPoint(base.b), fixedResolver(PASSWORD));
+  const chunksOfB = new Set((await repo.readManifest(pointB)).entries.flatMap((e) => e.chunks ?? []));
+  const report = await check(storage);
+  assert.equal(report.problems.map((p) => `${p.code} ${p.object}`), [`TAMPERED fsi/${base.a}`]);
+  // b.txt's chunks are A's and B's: still read, once, with B.
+  assert.is(report.chunksChecked, chunksOfB.size);
+});
+
 test('a check stopped by a wrong password asks for no other point\'s password', async () => {
   let asked = 0;
   const resolver = new PasswordKeyResolver(async () => {

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, resolve } from 'node:path';
+import { basename, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { BunkerError } from '../errors.ts';
 import type { FileReader, Source, SourceEntry } from '../source.ts';
@@ -235,7 +235,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     const meta = new Float64Array(names.length * META_FIELDS);
     let errors: Map<number, Error> | undefined;
     const stat = (at: number): Promise<void> =>
-      lstat(`${path}/${names[at]!}`).then(
+      lstat(`${path}${sep}${names[at]!}`).then(
         (st) => {
           const m = metaOf(st);
           const o = at * META_FIELDS;
@@ -259,7 +259,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
         if (errors?.has(at) || meta[at * META_FIELDS] !== Kind.Dir) continue;
         const name = names[at]!;
         const key = [...depthKey, name];
-        const pending = run.scheduler.run(key, () => (run.stopped ? Promise.resolve(new Error('the walk stopped')) : listing(run, `${path}/${name}`, `${relative}/${name}`, key)));
+        const pending = run.scheduler.run(key, () => (run.stopped ? Promise.resolve(new Error('the walk stopped')) : listing(run, `${path}${sep}${name}`, `${relative}/${name}`, key)));
         pending.catch(() => undefined);
         ahead.set(at, pending);
       }
@@ -324,8 +324,8 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
       const at = top.at++;
       run.held--;
       const name = top.list.names[at]!;
-      // Paths are resolved and names have no '/': joined as strings, not normalized again.
-      const path = `${top.path}/${name}`;
+      // Paths are resolved and names have no separator: joined as strings, not normalized again.
+      const path = `${top.path}${sep}${name}`;
       const error = top.list.errors?.get(at);
       if (error !== undefined) {
         warn(`cannot read ${path}: ${error.message}; skipped`);

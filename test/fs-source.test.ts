@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fsSource } from '../core/host/fs-source.ts';
 import type { SourceEntry } from '../core/source.ts';
@@ -128,6 +128,25 @@ test('a consumer that stops early ends the walk; a second walk of the same sourc
   for await (const entry of source.entries()) whole.push(entry.path);
   assert.equal(first, whole.slice(0, 5));
   assert.equal(whole, expectedWalk([join(dir.path, 'tree')]).entries.map((e) => e.path));
+});
+
+test('a file gone or replaced by a link after it was listed: reading it fails with the system\'s error, and a link is not followed', async () => {
+  await using dir = await tempDir();
+  await mkdir(join(dir.path, 'tree'));
+  await writeFile(join(dir.path, 'tree', 'gone'), 'soon gone');
+  await writeFile(join(dir.path, 'tree', 'swapped'), 'was a file');
+  await writeFile(join(dir.path, 'secret'), 'outside the tree');
+  const entries = new Map<string, SourceEntry>();
+  for await (const entry of (await fsSource([join(dir.path, 'tree')])).entries()) entries.set(entry.path, entry);
+  await rm(join(dir.path, 'tree', 'gone'));
+  await rm(join(dir.path, 'tree', 'swapped'));
+  await symlink('../secret', join(dir.path, 'tree', 'swapped'));
+  for (const [path, code] of [['tree/gone', 'ENOENT'], ['tree/swapped', 'ELOOP']] as const) {
+    const whole = await entries.get(path)!.readAll!().then(() => undefined, (error: NodeJS.ErrnoException) => error.code);
+    assert.is(whole, code, `${path}: readAll`);
+    const opened = await entries.get(path)!.open!().then(() => undefined, (error: NodeJS.ErrnoException) => error.code);
+    assert.is(opened, code, `${path}: open`);
+  }
 });
 
 test.run();

@@ -28,7 +28,7 @@ function expectedWalk(roots: readonly string[], skip: (relative: string) => bool
       warnings.push(`cannot read ${path}: ${(error as Error).message}; skipped`);
       return;
     }
-    const base = { path: relative, mode: st.mode & 0o7777, mtimeMs: Math.floor(st.mtimeMs), inode: st.ino };
+    const base = { path: relative, mode: st.mode & 0o7777, mtimeMs: Number(lstatSync(path, { bigint: true }).mtimeNs / 1_000_000n), inode: st.ino };
     if (st.isDirectory()) {
       entries.push({ ...base, type: 'dir', size: 0 });
       const names = readdirSync(path).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -147,6 +147,29 @@ test('a file gone or replaced by a link after it was listed: reading it fails wi
     const opened = await entries.get(path)!.open!().then(() => undefined, (error: NodeJS.ErrnoException) => error.code);
     assert.is(opened, code, `${path}: open`);
   }
+});
+
+test('mtimes are whole milliseconds cut toward zero, the same on every runtime (Node\'s double mtimeMs rounds some up)', async () => {
+  await using dir = await tempDir();
+  await mkdir(join(dir.path, 'tree'));
+  // Set with nanoseconds by touch(1): utimes() takes seconds as a double and cannot.
+  const cases = [
+    ['a', '@1700000000.000999999', 1700000000000],
+    ['b', '@1700000000.999999999', 1700000000999],
+    ['c', '@1700000000.999500000', 1700000000999],
+    ['d', '@1700000000.123456789', 1700000000123],
+    ['e', '@-1.000000001', -1000],
+  ] as const;
+  for (const [name, time] of cases) {
+    await writeFile(join(dir.path, 'tree', name), name);
+    const touched = spawnSync('touch', ['-m', '-d', time, join(dir.path, 'tree', name)]);
+    assert.is(touched.status, 0, String(touched.stderr));
+  }
+  const { entries } = await walked([join(dir.path, 'tree')]);
+  assert.equal(
+    entries.filter((e) => e.type === 'file').map((e) => [e.path, e.mtimeMs]),
+    cases.map(([name, , ms]) => [`tree/${name}`, ms]),
+  );
 });
 
 test.run();

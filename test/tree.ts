@@ -51,16 +51,19 @@ export async function snapshotTree(root: string, options: { dirTimes?: boolean }
     for (const name of (await readdir(dir)).sort()) {
       const full = join(dir, name);
       const path = rel ? `${rel}/${name}` : name;
-      const st = await lstat(full);
+      // BigInt stats: the exact millisecond, cut toward zero as the backup records it (FORMAT.md §1.2).
+      const st = await lstat(full, { bigint: true });
+      const mtimeMs = Number(st.mtimeNs / 1_000_000n);
+      const mode = Number(st.mode & 0o7777n);
       if (st.isSymbolicLink()) {
         out[path] = { type: 'symlink', mode: 0, target: await readlink(full) };
       } else if (st.isDirectory()) {
-        out[path] = { type: 'dir', mode: st.mode & 0o7777, ...(options.dirTimes ? { mtimeMs: Math.floor(st.mtimeMs) } : {}) };
+        out[path] = { type: 'dir', mode, ...(options.dirTimes ? { mtimeMs } : {}) };
         await walk(full, path);
       } else {
         const bytes = await readFile(full);
         const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-        out[path] = { type: 'file', mode: st.mode & 0o7777, mtimeMs: Math.floor(st.mtimeMs), data: `${bytes.length}:${Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')}` };
+        out[path] = { type: 'file', mode, mtimeMs, data: `${bytes.length}:${Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')}` };
       }
     }
   };

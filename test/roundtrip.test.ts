@@ -3,13 +3,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdir, readdir, writeFile, utimes, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { lstatSync, symlinkSync } from 'node:fs';
 import { backup, bytesReader, dumpFile, findFiles, listDirectory, pointListing, restore, type Source, type SourceEntry } from '../core/mod.ts';
 import { toHex } from '../core/format/bytes.ts';
 import { racyFrom } from '../core/backup.ts';
 import type { PointRecord } from '../core/repo/recovery-point.ts';
 import { fsSource } from '../core/host/fs-source.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
-import { fixedResolver, memoryRepo, pseudoRandomBytes, SMALL_CHUNKER, tempDir, TEST_KDF } from './helpers.ts';
+import { fixedResolver, memoryRepo, pseudoRandomBytes, RUNTIME, SMALL_CHUNKER, tempDir, TEST_KDF } from './helpers.ts';
 import { ageTree, snapshotTree, writeTree } from './tree.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -370,6 +372,35 @@ test('excludes skip matching names anywhere and matching paths', async () => {
   await backup(repo, await fsSource([src], { exclude: ['*.tmp', 'src/cache'] }), { series: 'd', encrypt: false, compressionLevel: 3 });
   const listing = await pointListing(repo, await repo.unlock(await repo.resolvePoint('latest'), undefined));
   assert.equal(listing.map((e) => e.path), ['src', 'src/deep', 'src/deep/cache', 'src/deep/cache/kept', 'src/keep.txt']);
+});
+
+test('times before 1970 restore: to the millisecond on Node (back to 1901), to the second on Deno, whatever path writes the entry', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  await mkdir(join(src, 'old'), { recursive: true });
+  await writeFile(join(src, 'old', 'f'), 'small');
+  await writeFile(join(src, 'old', 'g'), 'small too');
+  await writeFile(join(src, 'old', 'big'), pseudoRandomBytes(3 * 1024 * 1024, 5));
+  symlinkSync('f', join(src, 'old', 'link'));
+  // touch(1) sets nanoseconds and, with -h, a link's own time; utimes() takes neither.
+  const times = { 'old/f': '@-1.000000001', 'old/g': '@-86400.25', 'old/big': '@-100.125', 'old/link': '@-2.75', old: '@-5.5' } as const;
+  for (const [path, time] of Object.entries(times)) {
+    const touched = spawnSync('touch', ['-h', '-m', '-d', time, join(src, path)]);
+    assert.is(touched.status, 0, String(touched.stderr));
+  }
+  const recorded = { 'old/f': -1000, 'old/g': -86400250, 'old/big': -100125, 'old/link': -2750, old: -5500 };
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  await backup(repo, await fsSource([src]), { series: 's', encrypt: false, compressionLevel: 3 });
+  const point = await repo.unlock(await repo.resolvePoint('latest'), undefined);
+  const manifest = await repo.readManifest(point);
+  assert.equal(Object.fromEntries(manifest.entries.filter((e) => e.path.startsWith('src/old')).map((e) => [e.path.slice(4), e.mtimeMs])), recorded, 'recorded');
+  const expected = Object.fromEntries(Object.entries(recorded).map(([path, ms]) => [path, RUNTIME === 'deno' ? Math.trunc(ms / 1000) * 1000 : ms]));
+  for (const writerThread of [true, false]) {
+    const target = join(dir.path, `out-${writerThread}`);
+    await restore(repo, point, new DirectoryRestoreSink(target, { writerThread }));
+    const restored = Object.fromEntries(Object.keys(recorded).map((path) => [path, Number(lstatSync(join(target, 'src', path), { bigint: true }).mtimeNs / 1_000_000n)]));
+    assert.equal(restored, expected, `restored, writer thread ${writerThread}`);
+  }
 });
 
 test.run();

@@ -6,12 +6,13 @@
 import { closeSync, constants, fchmodSync, futimesSync, lutimesSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { discard } from '../format/bytes.ts';
+import type { FsTime } from './fs-time.ts';
 
 /** One step of a restore's staging, in order: a directory, a link or a small file. */
 export type WriteOp =
   | { readonly kind: 'dir'; readonly path: string }
-  | { readonly kind: 'symlink'; readonly path: string; readonly target: string; readonly time: number }
-  | { readonly kind: 'file'; readonly path: string; readonly mode: number; readonly time: number; readonly chunks: readonly Uint8Array[] };
+  | { readonly kind: 'symlink'; readonly path: string; readonly target: string; readonly time: FsTime }
+  | { readonly kind: 'file'; readonly path: string; readonly mode: number; readonly time: FsTime; readonly chunks: readonly Uint8Array[] };
 
 export type WriterRequest = { id: number; ops: WriteOp[] };
 export type WriterReply = { id: number; error?: { message: string; code?: string; path: string } };

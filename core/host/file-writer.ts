@@ -8,6 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { WriteOp, WriterReply, WriterRequest } from './file-writer-worker.ts';
+import type { FsTime } from './fs-time.ts';
 
 /** Entries per batch, and bytes: a batch is sent when either is reached. */
 const BATCH_OPS = 64;
@@ -51,7 +52,7 @@ export class FileWriterThread {
    * Queues one file; its chunks are handed over (transferred when they own their buffer, copied
    * otherwise) and must not be used afterwards. Throws the first failure of an earlier batch.
    */
-  async file(path: string, mode: number, time: number, chunks: readonly Uint8Array[]): Promise<void> {
+  async file(path: string, mode: number, time: FsTime, chunks: readonly Uint8Array[]): Promise<void> {
     const owned = chunks.map((chunk) => {
       const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
       const bytes = whole ? chunk : chunk.slice();
@@ -85,7 +86,7 @@ export class FileWriterThread {
     if (this.failure) throw this.failure;
   }
 
-  symlink(path: string, target: string, time: number): Promise<void> {
+  symlink(path: string, target: string, time: FsTime): Promise<void> {
     return this.queue({ kind: 'symlink', path, target, time });
   }
 

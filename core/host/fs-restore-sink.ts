@@ -13,6 +13,7 @@ import { discard, randomId } from '../format/bytes.ts';
 import type { ManifestEntry } from '../manifest.ts';
 import type { RestoreSink } from '../restore.ts';
 import { FileWriterThread } from './file-writer.ts';
+import { fsTime } from './fs-time.ts';
 
 function isErrno(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === code;
@@ -25,14 +26,6 @@ async function lstatOrUndefined(path: string) {
     if (isErrno(error, 'ENOENT')) return undefined;
     throw error;
   }
-}
-
-/**
- * utimes takes seconds as a double and libuv truncates to nanoseconds, so 1795789231.813 s can
- * land on …812.99996 ms. Half a microsecond more keeps the stored millisecond exact.
- */
-function timestamp(mtimeMs: number): number {
-  return (mtimeMs + 0.0005) / 1000;
 }
 
 export interface DirectoryRestoreOptions {
@@ -130,11 +123,11 @@ export class DirectoryRestoreSink implements RestoreSink {
   }
 
   async symlink(entry: ManifestEntry): Promise<void> {
-    if (this.writer) return this.writer.symlink(this.staged(entry.path), entry.target!, timestamp(entry.mtimeMs));
+    if (this.writer) return this.writer.symlink(this.staged(entry.path), entry.target!, fsTime(entry.mtimeMs));
     const path = this.staged(entry.path);
     symlinkSync(entry.target!, path);
     try {
-      lutimesSync(path, timestamp(entry.mtimeMs), timestamp(entry.mtimeMs));
+      lutimesSync(path, fsTime(entry.mtimeMs), fsTime(entry.mtimeMs));
     } catch {
       // Some file systems cannot set a link's own time; the link itself is what matters.
     }
@@ -155,7 +148,7 @@ export class DirectoryRestoreSink implements RestoreSink {
       }
       // Through the descriptor: no second path lookup, nothing that could follow a link.
       await handle.chmod(entry.mode);
-      await handle.utimes(timestamp(entry.mtimeMs), timestamp(entry.mtimeMs));
+      await handle.utimes(fsTime(entry.mtimeMs), fsTime(entry.mtimeMs));
     } finally {
       await handle.close();
     }
@@ -167,7 +160,7 @@ export class DirectoryRestoreSink implements RestoreSink {
    * close) costs more than the call itself, badly so on virtual machines.
    */
   async smallFile(entry: ManifestEntry, data: readonly Uint8Array[]): Promise<void> {
-    if (this.writer) return this.writer.file(this.staged(entry.path), entry.mode, timestamp(entry.mtimeMs), data);
+    if (this.writer) return this.writer.file(this.staged(entry.path), entry.mode, fsTime(entry.mtimeMs), data);
     const fd = openSync(this.staged(entry.path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
       for (const chunk of data) {
@@ -175,7 +168,7 @@ export class DirectoryRestoreSink implements RestoreSink {
         while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
       }
       fchmodSync(fd, entry.mode);
-      futimesSync(fd, timestamp(entry.mtimeMs), timestamp(entry.mtimeMs));
+      futimesSync(fd, fsTime(entry.mtimeMs), fsTime(entry.mtimeMs));
     } finally {
       closeSync(fd);
     }
@@ -216,7 +209,7 @@ export class DirectoryRestoreSink implements RestoreSink {
       const dir = this.directories[i]!;
       const final = this.final(dir.path);
       chmodSync(final, dir.mode);
-      utimesSync(final, timestamp(dir.mtimeMs), timestamp(dir.mtimeMs));
+      utimesSync(final, fsTime(dir.mtimeMs), fsTime(dir.mtimeMs));
     }
     await rm(this.staging, { recursive: true, force: true });
   }

@@ -20,6 +20,16 @@ import { snapshotTree, writeTree } from './tree.ts';
 
 const T_DIR = Date.UTC(2023, 5, 6, 7, 8, 9);
 
+/** A directory sink into `target` that finds `tree` written there by someone else once it has begun: a race with the restore. */
+function racingSink(target: string, tree: Parameters<typeof writeTree>[1]): DirectoryRestoreSink {
+  return new (class extends DirectoryRestoreSink {
+    override async begin(): Promise<void> {
+      await super.begin();
+      await writeTree(target, tree);
+    }
+  })(target);
+}
+
 async function pointOf(root: string, spec: Parameters<typeof writeTree>[1], prepare?: (src: string) => Promise<void>) {
   const src = join(root, 'src');
   await writeTree(src, spec);
@@ -148,13 +158,8 @@ for (const [held, options] of [['', {}], [' (manifest scanned twice)', { heldMan
     const target = join(dir.path, 'out');
     await writeTree(target, { 'src/mine': 'mine' });
     // src/c and src/c/d appear after planning, which saw src/c absent: not the first entry placed.
-    class Raced extends DirectoryRestoreSink {
-      override async begin(): Promise<void> {
-        await super.begin();
-        await writeTree(target, { 'src/c/d/theirs': 'theirs' });
-      }
-    }
-    await restore(repo, point, new Raced(target), options);
+    const raced = racingSink(target, { 'src/c/d/theirs': 'theirs' });
+    await restore(repo, point, raced, options);
     const files = Object.entries(await snapshotTree(target)).filter(([, e]) => e.type === 'file').map(([path]) => path);
     assert.equal(files.sort(), ['src/a/x', 'src/b', 'src/c/d/theirs', 'src/c/d/z', 'src/c/y', 'src/mine']);
     assert.is(await readFile(join(target, 'src/c/d/z'), 'utf8'), 'z');
@@ -171,13 +176,8 @@ for (const [held, options] of [['', {}], [' (manifest scanned twice)', { heldMan
     await writeTree(target, { 'src/mine': 'mine' });
     await writeTree(outside, { 'theirs': 'theirs' });
     const outsideBefore = await snapshotTree(outside, { dirTimes: true });
-    class Raced extends DirectoryRestoreSink {
-      override async begin(): Promise<void> {
-        await super.begin();
-        await writeTree(target, { 'src/c/d': { link: outside } });
-      }
-    }
-    const error = await restore(repo, point, new Raced(target), options).then(() => undefined, (e: unknown) => e);
+    const raced = racingSink(target, { 'src/c/d': { link: outside } });
+    const error = await restore(repo, point, raced, options).then(() => undefined, (e: unknown) => e);
     assert.ok(isBunkerError(error) && error.code === 'ALREADY_EXISTS', String(error));
     assert.equal(await snapshotTree(outside, { dirTimes: true }), outsideBefore, 'nothing written, moved or set through the link');
     assert.ok(!(await readdir(target)).some((name) => name.startsWith('.bunker-restore-')), 'no staging left');
@@ -216,13 +216,8 @@ for (const [held, options] of [['', {}], [' (manifest scanned twice)', { heldMan
     const { repo, point } = await pointOf(dir.path, { 'c/y': 'y' });
     const target = join(dir.path, 'out');
     await writeTree(target, { 'src/mine': 'mine' });
-    class Raced extends DirectoryRestoreSink {
-      override async begin(): Promise<void> {
-        await super.begin();
-        await writeTree(target, { 'src/c': 'a file now' });
-      }
-    }
-    const error = await restore(repo, point, new Raced(target), options).then(() => undefined, (e: unknown) => e);
+    const raced = racingSink(target, { 'src/c': 'a file now' });
+    const error = await restore(repo, point, raced, options).then(() => undefined, (e: unknown) => e);
     assert.ok(isBunkerError(error) && error.code === 'ALREADY_EXISTS', String(error));
     assert.match((error as Error).message, 'changed during the restore');
     assert.equal(Object.keys(await snapshotTree(target)).sort(), ['src', 'src/c', 'src/mine'], 'nothing of the point moved; no staging left');

@@ -25,18 +25,29 @@ export interface TarWriterOptions {
   readonly strict?: boolean;
 }
 
+/** ustar's 11 octal digits of seconds: up to 2242. */
+const USTAR_MAX_SECONDS = 0o77777777777;
+
+/** Decimal seconds with the milliseconds, as PAX writes a time: -1500 ms is "-1.500". */
+function paxSeconds(ms: number): string {
+  const whole = Math.abs(ms);
+  return `${ms < 0 ? '-' : ''}${Math.floor(whole / 1000)}.${String(whole % 1000).padStart(3, '0')}`;
+}
+
 function headerOf(entry: SourceEntry, size: number): TarHeader {
-  const mtimeMs = Math.max(0, Math.floor(entry.mtimeMs));
+  const mtimeMs = Math.floor(entry.mtimeMs);
+  const seconds = Math.floor(mtimeMs / 1000);
   const header: TarHeader = {
     name: entry.type === 'dir' ? `${entry.path}/` : entry.path,
     size,
     mode: entry.mode & 0o7777,
-    mtime: new Date(mtimeMs),
+    // ustar holds whole seconds from 1970 to 2242; PAX carries the rest.
+    mtime: new Date(Math.min(Math.max(0, seconds), USTAR_MAX_SECONDS) * 1000),
     type: entry.type === 'dir' ? 'directory' : entry.type === 'symlink' ? 'symlink' : 'file',
   };
   if (entry.type === 'symlink') header.linkname = entry.target ?? '';
-  // ustar keeps whole seconds; PAX carries the milliseconds the manifest records.
-  if (mtimeMs % 1000 !== 0) header.pax = { mtime: `${Math.floor(mtimeMs / 1000)}.${String(mtimeMs % 1000).padStart(3, '0')}` };
+  // The manifest records milliseconds, and times before 1970 (FORMAT.md §1.2).
+  if (mtimeMs % 1000 !== 0 || seconds < 0 || seconds > USTAR_MAX_SECONDS) header.pax = { mtime: paxSeconds(mtimeMs) };
   return header;
 }
 

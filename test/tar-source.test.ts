@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import { lstatSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -151,6 +152,31 @@ test('the tar writer into the tar source: a round trip keeps every byte, mode an
   const out = join(tmp.path, 'out');
   await restoreLatest(repo, out);
   assert.equal(await snapshotTree(join(out, 'top')), await snapshotTree(join(src, 'top')));
+});
+
+test('the tar writer keeps times before 1970 and after ustar\'s 2242 (PAX), exactly: to the tar source and to GNU tar', async () => {
+  // -1500 ms is "-1.500" in PAX: the sign is the whole value's. ustar's field holds 0 then.
+  const times: Record<string, number> = { 'd': -86_400_250, 'd/f': -1500, 'd/g': -2000, 'd/h': -1, 'd/link': -999, 'd/far': 8_589_934_592_000 + 7, 'd/zero': 0, 'd/ms': T0 + 999 };
+  const source: Source = {
+    sources: ['d'], host: 'h',
+    async *entries() {
+      for (const [path, mtimeMs] of Object.entries(times)) {
+        if (path === 'd') yield { path, type: 'dir', mode: 0o755, mtimeMs, size: 0 };
+        else if (path === 'd/link') yield { path, type: 'symlink', mode: 0o777, mtimeMs, size: 0, target: 'f' };
+        else yield { path, type: 'file', mode: 0o644, mtimeMs, size: 1, open: async () => { let done = false; return { read: async (into: Uint8Array) => (done ? 0 : ((done = true), (into[0] = 120), 1)), close: async () => {} }; } };
+      }
+    },
+  };
+  const read: Record<string, number> = {};
+  for await (const entry of tarSource(tarStream(source)).entries()) read[entry.path] = entry.mtimeMs;
+  assert.equal(read, times, 'through the tar source');
+  // GNU tar sets the same times from the PAX records.
+  await using tmp = await tempDir();
+  const tar = run('tar', ['-x', '--warning=no-timestamp', '-C', tmp.path], { input: tarStream(source) });
+  assert.is(await tar.exited, 0);
+  for (const path of ['d', 'd/f', 'd/g', 'd/h', 'd/link', 'd/far', 'd/zero', 'd/ms']) {
+    assert.is(Number(lstatSync(join(tmp.path, path), { bigint: true }).mtimeNs / 1_000_000n), times[path], `GNU tar: ${path}`);
+  }
 });
 
 test('the tar writer pads a file that shrank after it was listed and cuts one that grew, with warnings', async () => {

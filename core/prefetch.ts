@@ -79,7 +79,8 @@ export async function* prefetch(entries: AsyncIterable<SourceEntry>, options: Pr
 
   const pull = async (): Promise<void> => {
     try {
-      while (!isDone && queue.length < options.maxEntries && queuedBytes < options.maxBytes) {
+      // At least one entry whatever the limits: a consumer waits on an empty queue only for the walk.
+      while (!isDone && (queue.length === 0 || (queue.length < options.maxEntries && queuedBytes < options.maxBytes))) {
         const next = await iterator.next();
         if (next.done) {
           isDone = true;

@@ -189,6 +189,20 @@ test('read-ahead: a consumer faster than the walk gets every entry, and the end,
   assert.equal(seen, Array.from({ length: 20 }, (_, i) => `d${i}`));
 });
 
+test('read-ahead: limits of 0 still hand out every entry, one at a time, with its content', async () => {
+  const files = slowFiles(4, 10);
+  async function* entries() {
+    yield* files.entries;
+  }
+  const seen: [string, number][] = [];
+  for await (const item of prefetch(entries(), { smallFileBytes: 100, maxEntries: 0, maxBytes: 0, shouldRead: () => true })) {
+    files.gates.get(item.entry.path)!();
+    const content = await item.content;
+    seen.push([item.entry.path, content instanceof Uint8Array ? content.length : -1]);
+  }
+  assert.equal(seen, [['f0', 10], ['f1', 10], ['f2', 10], ['f3', 10]]);
+});
+
 test('read-ahead: an entry whose size is not a byte count is still handed out', async () => {
   const odd: SourceEntry = { path: 'odd', type: 'file', mode: 0o644, mtimeMs: 0, size: -1, open: () => Promise.reject(new Error('unreadable')) };
   const files = slowFiles(2, 10);

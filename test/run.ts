@@ -17,6 +17,8 @@ const runtime = args[args.indexOf('--runtime') + 1] === 'deno' ? 'deno' : 'node'
 const filterAt = args.indexOf('--filter');
 const filter = filterAt === -1 ? undefined : args[filterAt + 1];
 const jobs = Number(process.env.BUNKER_TEST_JOBS ?? 2);
+/** A file still running after this long is stopped and counted as failed: a hang must not eat CI's hour. */
+const fileTimeoutMs = Number(process.env.BUNKER_TEST_FILE_TIMEOUT_S ?? 600) * 1000;
 
 async function findTests(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -45,11 +47,21 @@ interface FileResult {
 function runFile(file: string): Promise<FileResult> {
   return new Promise((resolve) => {
     const [bin, argv] = command(file);
-    const child = spawn(bin, argv, { cwd: root, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', BUNKER_TEST_RUNTIME: runtime } });
+    // Its own process group, so that a file stopped for its time takes the servers it started along.
+    const child = spawn(bin, argv, { cwd: root, detached: true, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', BUNKER_TEST_RUNTIME: runtime } });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => {
+      output += `\n(stopped: still running after ${fileTimeoutMs / 1000} s)\n`;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, fileTimeoutMs);
     child.on('close', (code) => {
+      clearTimeout(timer);
       // eslint-disable-next-line no-control-regex
       const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
       const num = (label: string) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? 0);

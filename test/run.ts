@@ -5,6 +5,9 @@
  *
  *   node test/run.ts --runtime node [--filter TEXT]
  *   deno run -A test/run.ts --runtime deno [--filter TEXT]
+ *
+ * BUNKER_TEST_JOBS sets how many files run at once (2); BUNKER_TEST_FILE_TIMEOUT_S how long one
+ * file may run before it is stopped and counted as failed (600).
  */
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';

@@ -488,25 +488,31 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   // them (a large manifest would otherwise grow this thread's WebAssembly memory for good, and
   // it is never returned), inline when it read nothing.
   const compressed = async (plaintext: Uint8Array): Promise<{ payload: Uint8Array; codec: 0 | 1 }> => {
-    if (sealerStarted === undefined) return { payload: repo.metadataZstd.compress(plaintext, METADATA_ZSTD_LEVEL), codec: 1 };
+    if (sealerStarted === undefined) {
+      const payload = repo.metadataZstd.compress(plaintext, METADATA_ZSTD_LEVEL);
+      discard(plaintext);
+      return { payload, codec: 1 };
+    }
     const { codec, payload, buffer } = await repo.codecs.compress(plaintext, plaintext.length, METADATA_ZSTD_LEVEL);
     if (codec === 1) discard(buffer);
     return { payload, codec };
   };
-  const sealMetadata = async (kind: 'index' | 'manifest' | 'fsi', objectId: string, plaintext: MetadataPlaintext): Promise<Uint8Array> => {
+  // Each object's buffers are let go once it is stored, not at the next collection: at the end
+  // of a large run they are tens of MB, and this is where a run's memory peaks.
+  const storeMetadata = async (kind: 'index' | 'manifest' | 'fsi', key: string, objectId: string, plaintext: MetadataPlaintext): Promise<number> => {
     const { payload, codec } = plaintext.kind === 'zstd' ? { payload: plaintext.frame, codec: 1 as const } : await compressed(plaintext.bytes);
     const sealed = await sealStream(keys.cipher, kind, objectId, payload, codec);
     discard(payload);
-    return sealed;
+    await put(key, sealed);
+    const { length } = sealed;
+    discard(sealed);
+    return length;
   };
-  await put(indexKey(runId), await sealMetadata('index', runId, { kind: 'raw', bytes: encodeRunIndex(newIndex) }));
-  const manifestBytes = await sealMetadata('manifest', pointId, plaintexts.manifest);
-  await put(`trees/${pointId}`, manifestBytes);
+  await storeMetadata('index', indexKey(runId), runId, { kind: 'raw', bytes: encodeRunIndex(newIndex) });
+  const manifestBytes = await storeMetadata('manifest', `trees/${pointId}`, pointId, plaintexts.manifest);
   let fsiRef: PointBody['fsi'] = null;
   if (plaintexts.fsi !== undefined) {
-    const fsiBytes = await sealMetadata('fsi', pointId, plaintexts.fsi);
-    await put(`fsi/${pointId}`, fsiBytes);
-    fsiRef = { key: `fsi/${pointId}`, sizeBytes: fsiBytes.length };
+    fsiRef = { key: `fsi/${pointId}`, sizeBytes: await storeMetadata('fsi', `fsi/${pointId}`, pointId, plaintexts.fsi) };
   }
   const runs = [...keys.parentRuns, runId];
   const finishedAt = Date.now();
@@ -524,7 +530,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     run: runId,
     runs,
     encryption: await pointEncryption(keys, pointId, runId, runs, kms),
-    manifest: { key: `trees/${pointId}`, sizeBytes: manifestBytes.length },
+    manifest: { key: `trees/${pointId}`, sizeBytes: manifestBytes },
     fsi: fsiRef,
     stats: finalStats,
   };

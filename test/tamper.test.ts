@@ -12,8 +12,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { backup, BunkerError, checkRepository, type CheckReport, PasswordKeyResolver, Repository, restore } from '../core/mod.ts';
 import { pointListing } from '../core/browse.ts';
-import { openStream, sealStream, SEGMENT_BYTES, STREAM_HEADER_BYTES } from '../core/crypto/stream.ts';
-import { TAG_BYTES } from '../core/crypto/cipher.ts';
+import { openStream, sealStream, SEGMENT_BYTES, STREAM_HEADER_BYTES, streamAad } from '../core/crypto/stream.ts';
+import { aesGcmCipher, TAG_BYTES } from '../core/crypto/cipher.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
 import { packKey } from '../core/repo/pack.ts';
 import { indexKey } from '../core/repo/run-index.ts';
@@ -422,6 +422,27 @@ test('the config: damage stops Repository.open itself (and so check) with the co
 });
 
 // --- the STREAM construction itself, on objects too big for the fixture ---------------
+
+test('STREAM: an object of many segments is its header and each segment sealed in order (FORMAT.md §4.3), and opens back', async () => {
+  const cipher = await aesGcmCipher(new Uint8Array(32).fill(7));
+  const prefix = new Uint8Array([1, 2, 3, 4, 5, 6, 7]);
+  for (const length of [0, SEGMENT_BYTES, 40 * SEGMENT_BYTES + 100]) {
+    const plaintext = pseudoRandomBytes(length, 11);
+    const sealed = await sealStream(cipher, 'index', 'obj', plaintext, 1, prefix);
+    const header = new Uint8Array([...new TextEncoder().encode('BNKS'), 1, 3, 1, 1, ...prefix, 0]);
+    const count = Math.max(1, Math.ceil(length / SEGMENT_BYTES));
+    const parts: number[] = [...header];
+    for (let i = 0; i < count; i++) {
+      const nonce = new Uint8Array(12);
+      nonce.set(prefix);
+      new DataView(nonce.buffer).setUint32(7, i);
+      nonce[11] = i === count - 1 ? 1 : 0;
+      parts.push(...await cipher.seal(nonce, streamAad('index', 'obj', header), plaintext.subarray(i * SEGMENT_BYTES, (i + 1) * SEGMENT_BYTES)));
+    }
+    assert.equal(sealed, new Uint8Array(parts), `${length} bytes`);
+    assert.equal((await openStream(cipher, 'index', 'obj', sealed, 'index/x')).plaintext, plaintext);
+  }
+});
 
 test('STREAM: dropping the final segment, reordering segments or appending bytes fails authentication', async () => {
   const repo = await Repository.open(cloneStorage(base.storage));

@@ -9,7 +9,7 @@
  * A stream that ends without a final segment, or has bytes after it, fails authentication.
  */
 import { BunkerError } from '../errors.ts';
-import { concatBytes, randomBytes, u32be, utf8 } from '../format/bytes.ts';
+import { concatBytes, discard, randomBytes, u32be, utf8 } from '../format/bytes.ts';
 import { type ObjectCipher, TAG_BYTES } from './cipher.ts';
 
 // FORMAT.md §4.3: header and segment constants.
@@ -42,7 +42,13 @@ function segmentNonce(prefix: Uint8Array, counter: number, isFinal: boolean): Ui
   return nonce;
 }
 
-/** Seals `plaintext` as a STREAM object. Segments are sealed concurrently (WebCrypto runs them in parallel). */
+/** Segments sealed at once: WebCrypto runs them in parallel. */
+const SEGMENTS_AT_ONCE = 16;
+
+/**
+ * Seals `plaintext` as a STREAM object. Each window of segments is copied into the one output
+ * and let go, so an object costs its plaintext and its stream, not a third copy in pieces.
+ */
 export async function sealStream(
   cipher: ObjectCipher,
   kind: StreamKindName,
@@ -51,7 +57,9 @@ export async function sealStream(
   codec: StreamCodec,
   noncePrefix: Uint8Array = randomNoncePrefix(),
 ): Promise<Uint8Array> {
-  const header = new Uint8Array(STREAM_HEADER_BYTES);
+  const count = Math.max(1, Math.ceil(plaintext.length / SEGMENT_BYTES));
+  const out = new Uint8Array(STREAM_HEADER_BYTES + plaintext.length + count * TAG_BYTES);
+  const header = out.subarray(0, STREAM_HEADER_BYTES);
   header.set(STREAM_MAGIC, 0);
   header[4] = STREAM_VERSION;
   header[5] = StreamKind[kind];
@@ -59,13 +67,20 @@ export async function sealStream(
   header[7] = codec;
   header.set(noncePrefix, 8);
   const aad = streamAad(kind, objectId, header);
-  const count = Math.max(1, Math.ceil(plaintext.length / SEGMENT_BYTES));
-  const sealed = await Promise.all(
-    Array.from({ length: count }, (_, i) =>
-      cipher.seal(segmentNonce(noncePrefix, i, i === count - 1), aad, plaintext.subarray(i * SEGMENT_BYTES, (i + 1) * SEGMENT_BYTES)),
-    ),
-  );
-  return concatBytes(header, ...sealed);
+  let offset = STREAM_HEADER_BYTES;
+  for (let first = 0; first < count; first += SEGMENTS_AT_ONCE) {
+    const window = Array.from({ length: Math.min(SEGMENTS_AT_ONCE, count - first) }, (_, k) => {
+      const i = first + k;
+      return cipher.seal(segmentNonce(noncePrefix, i, i === count - 1), aad, plaintext.subarray(i * SEGMENT_BYTES, (i + 1) * SEGMENT_BYTES));
+    });
+    for (const segment of await Promise.all(window)) {
+      out.set(segment, offset);
+      offset += segment.length;
+      discard(segment);
+    }
+  }
+  if (offset !== out.length) throw new Error('internal error: a sealed segment is not its plaintext plus one tag');
+  return out;
 }
 
 export function randomNoncePrefix(): Uint8Array {

@@ -139,10 +139,11 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       loads.delete(p);
       try {
         const { unlocked, ids, missing, index } = await loading;
-        for (const entry of index.values()) {
-          const key = packKey(entry.packId);
+        // Per pack, not per chunk: every point's index holds its series' earlier runs again.
+        for (const [packId, end] of index.packEnds()) {
+          const key = packKey(packId);
           referenced.add(key);
-          packEnds.set(key, Math.max(packEnds.get(key) ?? 0, entry.offset + entry.length));
+          packEnds.set(key, Math.max(packEnds.get(key) ?? 0, end));
         }
         problems.push(...missing);
         // Each chunk once, whichever point and file use it (the first point loaded claimed it).

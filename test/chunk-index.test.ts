@@ -62,6 +62,31 @@ test('set, get, has and iteration match a Map through many growths, overwrites i
   assert.is([...bytes.subarray(32, 64)].map((b) => b.toString(16).padStart(2, '0')).join(''), ids[1]);
 });
 
+test('packEnds: per pack, the end of its last entry, as the entries say after overwrites and merges', () => {
+  const next = generator(77);
+  const index = new ChunkIndex();
+  const model = new Map<string, IndexEntry>();
+  const packs = ['p1', 'p2', 'p3', 'p4'];
+  for (let i = 0; i < 3000; i++) {
+    const id = i % 7 === 6 ? [...model.keys()][next() % model.size]! : hexId(next);
+    const entry: IndexEntry = { packId: packs[next() % packs.length]!, offset: 16 + (next() % 100_000), length: 1 + (next() % 5000), rawLength: 1, codec: 0, runId: 'r' };
+    index.set(id, entry);
+    model.set(id, entry);
+  }
+  // p4's only entry is set again in p1: p4 is then in no entry.
+  const only = hexId(next);
+  index.set(only, { packId: 'p5', offset: 16, length: 10, rawLength: 10, codec: 0, runId: 'r' });
+  index.set(only, { packId: 'p1', offset: 16, length: 10, rawLength: 10, codec: 0, runId: 'r' });
+  model.set(only, { packId: 'p1', offset: 16, length: 10, rawLength: 10, codec: 0, runId: 'r' });
+  const expected = new Map<string, number>();
+  for (const e of model.values()) expected.set(e.packId, Math.max(expected.get(e.packId) ?? 0, e.offset + e.length));
+  assert.equal(new Map([...index.packEnds()].sort()), new Map([...expected].sort()));
+  assert.not.ok(index.packEnds().has('p5'));
+  const merged = new ChunkIndex();
+  merged.merge(index);
+  assert.equal(new Map([...merged.packEnds()].sort()), new Map([...expected].sort()));
+});
+
 test('an id that is not 64 lowercase hex digits is absent, and cannot be set', () => {
   const index = ChunkIndex.from([['ab'.repeat(32), randomEntry(generator(1))]]);
   assert.ok(index.has('ab'.repeat(32)));

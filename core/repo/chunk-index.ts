@@ -139,6 +139,19 @@ export class ChunkIndex implements Iterable<[string, IndexEntry]> {
     }
   }
 
+  /** The packs the entries are in, each with the end of its last entry there, made without an object per entry. */
+  packEnds(): Map<string, number> {
+    const ends = new Float64Array(this.packs.list.length).fill(-1);
+    for (let n = 0; n < this.count; n++) {
+      const pack = this.packNumbers[n]!;
+      ends[pack] = Math.max(ends[pack]!, this.offsets[n]! + this.lengths[n]!);
+    }
+    const out = new Map<string, number>();
+    // A pack that only entries set again since named is in none of them.
+    for (let pack = 0; pack < ends.length; pack++) if (ends[pack]! >= 0) out.set(this.packs.list[pack]!, ends[pack]!);
+    return out;
+  }
+
   /** Every id, 32 bytes each, in entry order (a copy). */
   idBytes(): Uint8Array {
     return this.ids.slice(0, this.count * ID_BYTES);

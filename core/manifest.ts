@@ -160,27 +160,18 @@ export function* manifestEntries(content: ManifestContent, objectName: string, t
       sources: Array.isArray(head.sources) ? head.sources.map(String) : [],
       host: String(head.host ?? ''),
     };
-    const types = new Map<string, EntryType>();
-    // Entries of one directory come together: its parent check is done once per run of them.
-    let checkedParent = '';
+    const shape = treeChecked ? undefined : new TreeShape();
     for (const line of lines) {
       const raw = parse(line);
       const path = checkEntryPath(raw.path, objectName);
       const type = raw.type;
       // The tree's shape (unique paths, parents before children, directories) depends on the
       // whole text only: a second scan of text that passed once need not keep every path again.
-      if (!treeChecked) {
-        const known = types.size;
-        types.set(path, type as EntryType); // a bad type is refused below, before the map is read again
-        if (types.size === known) damaged(`duplicate path ${JSON.stringify(path)}`);
-        const slash = path.lastIndexOf('/');
-        if (slash !== -1 && !(slash === checkedParent.length && path.startsWith(checkedParent))) {
-          const parent = path.slice(0, slash);
-          if (types.get(parent) !== 'dir') {
-            throw new BunkerError('UNSAFE_PATH', `${objectName} places ${JSON.stringify(path)} under something that is not a directory; refusing to restore it`, { object: objectName });
-          }
-          checkedParent = parent;
-        }
+      // A bad type is refused below, before the shape reads what it was told.
+      const problem = shape?.add(path, type as EntryType);
+      if (problem === 'duplicate') damaged(`duplicate path ${JSON.stringify(path)}`);
+      if (problem === 'orphan') {
+        throw new BunkerError('UNSAFE_PATH', `${objectName} places ${JSON.stringify(path)} under something that is not a directory; refusing to restore it`, { object: objectName });
       }
       if (type !== 'file' && type !== 'dir' && type !== 'symlink') return damaged(`bad type for ${JSON.stringify(path)}`);
       yield entryOf(raw, path, type, objectName, damaged);
@@ -188,6 +179,74 @@ export function* manifestEntries(content: ManifestContent, objectName: string, t
     return header;
   } finally {
     lines.return(undefined);
+  }
+}
+
+/**
+ * Whether `path` comes after `previous` in tree order: depth first, each directory's children
+ * by UTF-16 code units, as fs-source walks. That is the paths' order with '/' below every other
+ * character (and a path's end below '/').
+ */
+export function isAfterInTree(previous: string, path: string): boolean {
+  const shorter = Math.min(previous.length, path.length);
+  for (let i = 0; i < shorter; i++) {
+    const a = previous.charCodeAt(i);
+    const b = path.charCodeAt(i);
+    if (a !== b) return (b === 0x2f ? -1 : b) > (a === 0x2f ? -1 : a);
+  }
+  return path.length > previous.length;
+}
+
+/**
+ * The checks of a manifest's shape: no path twice, and each path's parent an earlier `dir`.
+ * A manifest in tree order (a backup of files is) has no path twice, and its parents are the
+ * directories open along the way: checked with a stack, no lookup in a table of every path.
+ * At the first entry out of that order (a tar's own order, or a hand-made manifest) the paths
+ * so far go into a table, which checks the rest.
+ */
+class TreeShape {
+  private readonly paths: string[] = [];
+  private readonly types: EntryType[] = [];
+  /** The directories from the top down to the latest entry's parent, while in tree order. */
+  private readonly open: string[] = [];
+  private table: Map<string, EntryType> | undefined;
+  /** The parent checked last (table mode): entries of one directory come together, checked once. */
+  private checkedParent = '';
+
+  add(path: string, type: EntryType): 'duplicate' | 'orphan' | undefined {
+    const slash = path.lastIndexOf('/');
+    if (this.table === undefined) {
+      const previous = this.paths.at(-1);
+      if (previous === undefined || isAfterInTree(previous, path)) {
+        const open = this.open;
+        while (open.length > 0) {
+          const top = open.at(-1)!;
+          if (path.length > top.length && path.charCodeAt(top.length) === 0x2f && path.startsWith(top)) break;
+          open.pop();
+        }
+        // In tree order, the entries since a directory are all below it: if the parent was listed
+        // as a directory, it is still open, and it is the innermost one.
+        if (slash !== -1 && open.at(-1)?.length !== slash) return 'orphan';
+        if (type === 'dir') open.push(path);
+        this.paths.push(path);
+        this.types.push(type);
+        return undefined;
+      }
+      this.table = new Map(this.paths.map((p, i) => [p, this.types[i]!]));
+      this.paths.length = 0;
+      this.types.length = 0;
+      this.open.length = 0;
+    }
+    const table = this.table;
+    const known = table.size;
+    table.set(path, type);
+    if (table.size === known) return 'duplicate';
+    if (slash !== -1 && !(slash === this.checkedParent.length && path.startsWith(this.checkedParent))) {
+      const parent = path.slice(0, slash);
+      if (table.get(parent) !== 'dir') return 'orphan';
+      this.checkedParent = parent;
+    }
+    return undefined;
   }
 }
 

@@ -29,4 +29,5 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = Object.freeze({
   FORBIDDEN: 21,
   TOO_LARGE: 22,
   REMOTE_FAILED: 23,
+  TARGET_FAILED: 24,
 });

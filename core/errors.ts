@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'FORBIDDEN',
   'TOO_LARGE',
   'REMOTE_FAILED',
+  'TARGET_FAILED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -29,6 +29,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, ContentfulStatusCode>> = Ob
   CATALOG_FAILED: 500,
   REMOTE_FAILED: 502,
   STORAGE_FAILED: 503,
+  TARGET_FAILED: 503,
   KMS_UNAVAILABLE: 503,
 });
 

@@ -108,6 +108,19 @@ test('wrong password with --json: the error object on stdout', async () => {
   assert.is(JSON.parse(result.stdout).error.code, 'WRONG_PASSWORD');
 });
 
+test('a target below a file: exit 24 TARGET_FAILED with the reason, as JSON too, not an internal error', async () => {
+  const { dir } = await emptyTarget();
+  await writeFile(join(dir, 'a-file'), 'x');
+  const target = join(dir, 'a-file', 'sub');
+  const result = await runCli(['restore', pointId, '--repo', baseRepo, '--target', target, '--json'], { env: cleanEnv({ BUNKER_PASSWORD: PASSWORD }) });
+  assert.is(result.code, 24, result.stderr);
+  const error = JSON.parse(result.stdout).error;
+  assert.is(error.code, 'TARGET_FAILED');
+  assert.match(error.message, `cannot restore into ${target}: ENOTDIR`);
+  assert.not.match(result.stderr, 'internal error');
+  assert.not.match(result.stderr, /\n\s+at /, 'no stack trace');
+});
+
 test('no password, stdin closed and no terminal: exit 5 PASSWORD_REQUIRED, nothing written', async () => {
   const result = await restoreRefused(baseRepo, {}, 5, ['--json']);
   assert.is(JSON.parse(result.stdout).error.code, 'PASSWORD_REQUIRED');

@@ -5,7 +5,7 @@ import { mkdir, readdir, writeFile, utimes, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { lstatSync, symlinkSync } from 'node:fs';
-import { backup, bytesReader, dumpFile, findFiles, listDirectory, pointListing, restore, type Source, type SourceEntry } from '../core/mod.ts';
+import { backup, BunkerError, bytesReader, dumpFile, findFiles, listDirectory, pointListing, restore, type Source, type SourceEntry } from '../core/mod.ts';
 import { toHex } from '../core/format/bytes.ts';
 import { racyFrom } from '../core/backup.ts';
 import type { PointRecord } from '../core/repo/recovery-point.ts';
@@ -344,8 +344,49 @@ test('a failure on the file-writer thread fails the restore and leaves the targe
     }
   }
   const error = await restore(repo, point, new Obstructed(target)).then(() => undefined, (e: unknown) => e);
+  assert.is((error as BunkerError)?.code, 'TARGET_FAILED');
   assert.match(String((error as Error)?.message), /EEXIST|EISDIR|exists/);
   assert.equal(await snapshotTree(target), before, 'no staging directory, no restored file');
+});
+
+test('a target the system refuses is TARGET_FAILED, naming the target and the reason, with nothing left behind', async () => {
+  await using dir = await tempDir();
+  // A name longer than any file system takes (255 bytes): open() and mkdir() fail with ENAMETOOLONG.
+  const long = 'n'.repeat(300);
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const tree = (name: string, data: Uint8Array) => ({
+    sources: ['/m'], host: 'h',
+    async *entries(): AsyncGenerator<SourceEntry> {
+      yield { path: 'top', type: 'dir', mode: 0o755, mtimeMs: T0, size: 0 };
+      yield { path: 'top/ok', type: 'file', mode: 0o644, mtimeMs: T0, size: 2, open: async () => bytesReader(new Uint8Array([1, 2])) };
+      yield { path: `top/${name}`, type: 'file', mode: 0o644, mtimeMs: T0, size: data.length, open: async () => bytesReader(data) };
+    },
+  }) satisfies Source;
+  const cases = {
+    'a small file, on the writer thread': { series: 'small', data: new Uint8Array([7]), writerThread: true },
+    'a small file, inline': { series: 'small', data: new Uint8Array([7]), writerThread: false },
+    'a large file, streamed': { series: 'large', data: pseudoRandomBytes(1_500_000, 3), writerThread: true },
+  };
+  for (const { series, data } of Object.values(cases)) {
+    if ((await repo.listPoints(series)).length === 0) await backup(repo, tree(long, data), { series, encrypt: false, compressionLevel: 3 });
+  }
+  for (const [name, { series, writerThread }] of Object.entries(cases)) {
+    const point = await repo.unlock(await repo.resolvePoint('latest', series), undefined);
+    const target = join(dir.path, `out-${series}-${writerThread}`);
+    await mkdir(target);
+    const error = await restore(repo, point, new DirectoryRestoreSink(target, { writerThread })).then(() => undefined, (e: unknown) => e);
+    assert.instance(error, BunkerError, name);
+    assert.is((error as BunkerError).code, 'TARGET_FAILED', name);
+    assert.match((error as Error).message, `cannot restore into ${target}: ENAMETOOLONG`, name);
+    assert.equal(await readdir(target), [], `${name}: nothing left in the target`);
+  }
+  // A target below a file: refused while planning, before anything is read.
+  await writeFile(join(dir.path, 'a-file'), 'x');
+  const point = await repo.unlock(await repo.resolvePoint('latest', 'small'), undefined);
+  const below = join(dir.path, 'a-file', 'sub');
+  const error = await restore(repo, point, new DirectoryRestoreSink(below)).then(() => undefined, (e: unknown) => e);
+  assert.is((error as BunkerError)?.code, 'TARGET_FAILED');
+  assert.match((error as Error).message, `cannot restore into ${below}: ENOTDIR`);
 });
 
 test('dump, ls and find read one point', async () => {

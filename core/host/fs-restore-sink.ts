@@ -19,6 +19,16 @@ function isErrno(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === code;
 }
 
+/**
+ * A system error (an errno name: ENOSPC, EACCES, ENOTDIR…) while restoring into `target`, as
+ * TARGET_FAILED; anything else as it is (Node's own ERR_… codes are bugs, not the target's).
+ */
+function targetError(error: unknown, target: string): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (error instanceof BunkerError || typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return error;
+  return new BunkerError('TARGET_FAILED', `cannot restore into ${target}: ${(error as Error).message}`, { cause: error });
+}
+
 async function lstatOrUndefined(path: string) {
   try {
     return await lstat(path);
@@ -82,8 +92,50 @@ export class DirectoryRestoreSink implements RestoreSink {
     return st !== undefined;
   }
 
+  // The sink's steps, each with the target's file-system errors (disk full, permission denied, a
+  // path that is not a directory) as TARGET_FAILED: a person at the console reads what to fix.
+  plan(entry: ManifestEntry): Promise<void> {
+    return this.#guard(this.#plan(entry));
+  }
+
+  begin(): Promise<void> {
+    return this.#guard(this.#begin());
+  }
+
+  directory(entry: ManifestEntry): Promise<void> {
+    return this.#guard(this.#directory(entry));
+  }
+
+  symlink(entry: ManifestEntry): Promise<void> {
+    return this.#guard(this.#symlink(entry));
+  }
+
+  file(entry: ManifestEntry, data: AsyncIterable<Uint8Array>): Promise<void> {
+    return this.#guard(this.#file(entry, data));
+  }
+
+  smallFile(entry: ManifestEntry, data: readonly Uint8Array[]): Promise<void> {
+    return this.#guard(this.#smallFile(entry, data));
+  }
+
+  commit(): Promise<void> {
+    return this.#guard(this.#commit());
+  }
+
+  abort(): Promise<void> {
+    return this.#guard(this.#abort());
+  }
+
+  async #guard(step: Promise<void>): Promise<void> {
+    try {
+      await step;
+    } catch (error) {
+      throw targetError(error, this.target);
+    }
+  }
+
   // Refuses early, before any data is read, what in the target is in the way.
-  async plan(entry: ManifestEntry): Promise<void> {
+  async #plan(entry: ManifestEntry): Promise<void> {
     this.targetExists ??= await this.checkTarget();
     if (entry.type === 'dir') this.directories.push({ path: entry.path, mode: entry.mode, mtimeMs: entry.mtimeMs });
     const slash = entry.path.lastIndexOf('/');
@@ -107,7 +159,7 @@ export class DirectoryRestoreSink implements RestoreSink {
     this.placements.push({ path: entry.path, type: entry.type, existed: isDirWanted });
   }
 
-  async begin(): Promise<void> {
+  async #begin(): Promise<void> {
     await mkdir(this.target, { recursive: true });
     const st = await lstat(this.target);
     if (!st.isDirectory()) throw new BunkerError('USAGE', `restore target ${this.target} is not a directory`);
@@ -117,12 +169,12 @@ export class DirectoryRestoreSink implements RestoreSink {
 
   // Metadata operations are synchronous for the same reason as smallFile(): each is quicker
   // than a hop to the thread pool and back.
-  async directory(entry: ManifestEntry): Promise<void> {
+  async #directory(entry: ManifestEntry): Promise<void> {
     if (this.writer) return this.writer.directory(this.staged(entry.path));
     mkdirSync(this.staged(entry.path), { mode: 0o700 });
   }
 
-  async symlink(entry: ManifestEntry): Promise<void> {
+  async #symlink(entry: ManifestEntry): Promise<void> {
     if (this.writer) return this.writer.symlink(this.staged(entry.path), entry.target!, fsTime(entry.mtimeMs));
     const path = this.staged(entry.path);
     symlinkSync(entry.target!, path);
@@ -133,7 +185,7 @@ export class DirectoryRestoreSink implements RestoreSink {
     }
   }
 
-  async file(entry: ManifestEntry, data: AsyncIterable<Uint8Array>): Promise<void> {
+  async #file(entry: ManifestEntry, data: AsyncIterable<Uint8Array>): Promise<void> {
     // Its directory may still be queued on the writer thread; the small files queued there need not wait.
     const slash = entry.path.lastIndexOf('/');
     if (this.writer && slash !== -1) await this.writer.directoryMade(this.staged(entry.path.slice(0, slash)));
@@ -159,7 +211,7 @@ export class DirectoryRestoreSink implements RestoreSink {
    * takes it at once, while a hop to the thread pool per call (open, write, chmod, utimes,
    * close) costs more than the call itself, badly so on virtual machines.
    */
-  async smallFile(entry: ManifestEntry, data: readonly Uint8Array[]): Promise<void> {
+  async #smallFile(entry: ManifestEntry, data: readonly Uint8Array[]): Promise<void> {
     if (this.writer) return this.writer.file(this.staged(entry.path), entry.mode, fsTime(entry.mtimeMs), data);
     const fd = openSync(this.staged(entry.path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
@@ -174,7 +226,7 @@ export class DirectoryRestoreSink implements RestoreSink {
     }
   }
 
-  async commit(): Promise<void> {
+  async #commit(): Promise<void> {
     // Every file on the writer thread is written (or its failure thrown) before anything moves.
     if (this.writer) {
       await this.writer.flush();
@@ -230,7 +282,7 @@ export class DirectoryRestoreSink implements RestoreSink {
     }
   }
 
-  async abort(): Promise<void> {
+  async #abort(): Promise<void> {
     // Nothing may still be writing into the staging directory while it is removed.
     await this.writer?.close();
     this.writer = undefined;

@@ -418,7 +418,10 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       if (pool.failure !== undefined) throw pool.failure;
       // A cancel stops the run at the next entry, not after reading everything.
       throwIfCancelled(options.signal, 'the backup');
-      const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size };
+      const base = {
+        path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size,
+        ...(entry.uid === undefined ? {} : { uid: entry.uid }), ...(entry.gid === undefined ? {} : { gid: entry.gid }),
+      };
       if (entry.type === 'dir') {
         stats.dirs++;
         tree.add(base);

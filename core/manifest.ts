@@ -23,6 +23,9 @@ export interface ManifestEntry {
   readonly mode: number;
   readonly mtimeMs: number;
   readonly size: number;
+  /** Owner and group (numeric ids) as the source saw them; absent when it did not say (a tar upload). */
+  readonly uid?: number;
+  readonly gid?: number;
   /** File identity as the source saw it, for change detection on the next run. */
   readonly inode?: number;
   /** Chunk ids (hex), in order; files only. */
@@ -262,6 +265,8 @@ function entryOf(raw: Record<string, unknown>, path: string, type: EntryType, ob
     mtimeMs: raw.mtimeMs as number,
     size: raw.size as number,
   };
+  if (isUint(raw.uid)) entry.uid = raw.uid;
+  if (isUint(raw.gid)) entry.gid = raw.gid;
   if (isUint(raw.inode)) entry.inode = raw.inode;
   if (type === 'file') {
     if (!isChunkList(raw.chunks)) damaged(`bad chunk list for ${JSON.stringify(path)}`);

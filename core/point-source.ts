@@ -27,7 +27,10 @@ export function pointSource(repo: Repository, point: UnlockedPoint, options: { i
       manifest: () => manifest,
       async *entries(): AsyncGenerator<SourceEntry> {
         for (const entry of entries) {
-          const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size, ...(entry.inode === undefined ? {} : { inode: entry.inode }) };
+          const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size,
+            ...(entry.uid === undefined ? {} : { uid: entry.uid }), ...(entry.gid === undefined ? {} : { gid: entry.gid }),
+            ...(entry.inode === undefined ? {} : { inode: entry.inode }),
+          };
           if (entry.type === 'file') {
             yield { ...base, open: async () => iterableReader(readChunks(repo, point, planChunks([entry], index, point.id), { concurrency: 4 })) };
           } else if (entry.type === 'symlink') {

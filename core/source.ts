@@ -18,6 +18,9 @@ export interface SourceEntry {
   readonly mtimeMs: number;
   readonly size: number;
   readonly inode?: number;
+  /** The owner and group (numeric ids), where the source knows them. */
+  readonly uid?: number;
+  readonly gid?: number;
   readonly target?: string;
   /** Files only. */
   open?(): Promise<FileReader>;

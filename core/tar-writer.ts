@@ -37,10 +37,13 @@ function paxSeconds(ms: number): string {
 function headerOf(entry: SourceEntry, size: number): TarHeader {
   const mtimeMs = Math.floor(entry.mtimeMs);
   const seconds = Math.floor(mtimeMs / 1000);
+  const hasOwner = entry.uid !== undefined && entry.gid !== undefined;
   const header: TarHeader = {
     name: entry.type === 'dir' ? `${entry.path}/` : entry.path,
     size,
-    mode: entry.mode & 0o7777,
+    // Without an owner the header says root, and tar run as root would make a set-id file root's.
+    mode: entry.mode & (hasOwner || entry.type !== 'file' ? 0o7777 : 0o1777),
+    ...(hasOwner ? { uid: entry.uid!, gid: entry.gid! } : {}),
     // ustar holds whole seconds from 1970 to 2242; PAX carries the rest.
     mtime: new Date(Math.min(Math.max(0, seconds), USTAR_MAX_SECONDS) * 1000),
     type: entry.type === 'dir' ? 'directory' : entry.type === 'symlink' ? 'symlink' : 'file',

@@ -16,7 +16,7 @@ test('directoryMade sends a directory still in the batch being filled, and retur
   const writer = new FileWriterThread();
   try {
     await writer.directory(join(dir.path, 'a'));
-    await writer.file(join(dir.path, 'a', 'x'), 0o640, 1_700_000_000, [bytes('x')]);
+    await writer.file(join(dir.path, 'a', 'x'), 0o640, 1_700_000_000, undefined, [bytes('x')]);
     await writer.directory(join(dir.path, 'b'));
     await writer.directoryMade(join(dir.path, 'b'));
     assert.ok((await lstat(join(dir.path, 'b'))).isDirectory());
@@ -34,7 +34,7 @@ test('directoryMade after a failed batch throws that failure, and the directory 
   await using dir = await tempDir();
   const writer = new FileWriterThread();
   try {
-    await writer.file(join(dir.path, 'missing', 'x'), 0o600, 1_700_000_000, [bytes('x')]);
+    await writer.file(join(dir.path, 'missing', 'x'), 0o600, 1_700_000_000, undefined, [bytes('x')]);
     await writer.directory(join(dir.path, 'c'));
     const error = await writer.directoryMade(join(dir.path, 'c')).then(() => undefined, (e: unknown) => e as Error & { code?: string });
     assert.is(error?.code, 'ENOENT');
@@ -51,7 +51,7 @@ test('directories in batches already written, or many batches back, are found ma
   try {
     for (let i = 0; i < 300; i++) {
       if (i % 50 === 0) await writer.directory(join(dir.path, `d${i}`));
-      await writer.file(join(dir.path, `d${i - (i % 50)}`, `f${i}`), 0o600, 1_700_000_000, [bytes(String(i))]);
+      await writer.file(join(dir.path, `d${i - (i % 50)}`, `f${i}`), 0o600, 1_700_000_000, undefined, [bytes(String(i))]);
     }
     for (let i = 0; i < 300; i += 50) {
       await writer.directoryMade(join(dir.path, `d${i}`));

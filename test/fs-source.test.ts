@@ -28,7 +28,7 @@ function expectedWalk(roots: readonly string[], skip: (relative: string) => bool
       warnings.push(`cannot read ${path}: ${(error as Error).message}; skipped`);
       return;
     }
-    const base = { path: relative, mode: st.mode & 0o7777, mtimeMs: Number(lstatSync(path, { bigint: true }).mtimeNs / 1_000_000n), inode: st.ino };
+    const base = { path: relative, mode: st.mode & 0o7777, mtimeMs: Number(lstatSync(path, { bigint: true }).mtimeNs / 1_000_000n), inode: st.ino, uid: st.uid, gid: st.gid };
     if (st.isDirectory()) {
       entries.push({ ...base, type: 'dir', size: 0 });
       const names = readdirSync(path).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

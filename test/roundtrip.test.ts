@@ -349,6 +349,48 @@ test('a failure on the file-writer thread fails the restore and leaves the targe
   assert.equal(await snapshotTree(target), before, 'no staging directory, no restored file');
 });
 
+test('owners: recorded from the file system; a restore as root gives them back with their set-id bits, drops set-id bits it has no owner for; as anyone else, it owns all', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  await writeTree(src, { 'd/f': 'x' });
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  await backup(repo, await fsSource([src]), { series: 'fs', encrypt: false, compressionLevel: 3 });
+  const recorded = (await repo.readManifest(await repo.unlock(await repo.resolvePoint('latest', 'fs'), undefined))).entries;
+  const me = { uid: process.geteuid!(), gid: process.getegid!() };
+  assert.equal(recorded.map((e) => [e.path, e.uid, e.gid]), ['src', 'src/d', 'src/d/f'].map((p) => [p, me.uid, me.gid]), 'lstat\'s owner and group');
+
+  const OTHER = { uid: 4321, gid: 8765 };
+  const big = pseudoRandomBytes(1_500_000, 8);
+  const entries: SourceEntry[] = [
+    { path: 'o', type: 'dir', mode: 0o2775, mtimeMs: T0, size: 0, ...OTHER },
+    { path: 'o/suid', type: 'file', mode: 0o4755, mtimeMs: T0, size: 1, ...OTHER, open: async () => bytesReader(new Uint8Array([1])) },
+    { path: 'o/big', type: 'file', mode: 0o6750, mtimeMs: T0, size: big.length, ...OTHER, open: async () => bytesReader(big) },
+    { path: 'o/link', type: 'symlink', mode: 0o777, mtimeMs: T0, size: 0, ...OTHER, target: 'suid' },
+    { path: 'o/mine', type: 'file', mode: 0o4700, mtimeMs: T0, size: 1, ...me, open: async () => bytesReader(new Uint8Array([2])) },
+    // No owner recorded (a tar upload, an older point).
+    { path: 'o/nobody-knows', type: 'file', mode: 0o4755, mtimeMs: T0, size: 1, open: async () => bytesReader(new Uint8Array([3])) },
+    { path: 'o/nobody-knows-big', type: 'file', mode: 0o2755, mtimeMs: T0, size: big.length, open: async () => bytesReader(big) },
+  ];
+  await backup(repo, { sources: ['/m'], host: 'h', async *entries() { yield* entries; } }, { series: 'owners', encrypt: false, compressionLevel: 3 });
+  const point = await repo.unlock(await repo.resolvePoint('latest', 'owners'), undefined);
+  const asRoot = me.uid === 0;
+  for (const writerThread of [true, false]) {
+    const target = join(dir.path, `out-${writerThread}`);
+    const warnings: string[] = [];
+    await restore(repo, point, new DirectoryRestoreSink(target, { writerThread, onWarning: (m) => void warnings.push(m) }));
+    const got = Object.fromEntries(entries.map((e) => {
+      const st = lstatSync(join(target, e.path));
+      return [e.path, { uid: st.uid, gid: st.gid, ...(e.type === 'symlink' ? {} : { mode: st.mode & 0o7777 }) }];
+    }));
+    const owner = (e: SourceEntry) => (asRoot && e.uid !== undefined ? { uid: e.uid, gid: e.gid! } : me);
+    const mode = (e: SourceEntry) => (asRoot && e.uid === undefined && e.type === 'file' ? e.mode & ~0o6000 : e.mode);
+    const expected = Object.fromEntries(entries.map((e) => [e.path, { ...owner(e), ...(e.type === 'symlink' ? {} : { mode: mode(e) }) }]));
+    assert.equal(got, expected, `as ${asRoot ? 'root' : `uid ${me.uid}`}, writer thread ${writerThread}`);
+    assert.equal(warnings.length, asRoot ? 1 : 0, warnings.join('\n'));
+    if (asRoot) assert.match(warnings[0]!, /^2 files have set-user-id or set-group-id bits and no recorded owner/);
+  }
+});
+
 test('a target the system refuses is TARGET_FAILED, naming the target and the reason, with nothing left behind', async () => {
   await using dir = await tempDir();
   // A name longer than any file system takes (255 bytes): open() and mkdir() fail with ENAMETOOLONG.

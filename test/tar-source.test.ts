@@ -179,6 +179,28 @@ test('the tar writer keeps times before 1970 and after ustar\'s 2242 (PAX), exac
   }
 });
 
+test('the tar writer sends owners it knows; a file with none loses its set-id bits rather than become root\'s', async () => {
+  const one = async () => { let done = false; return { read: async (into: Uint8Array) => (done ? 0 : ((done = true), (into[0] = 120), 1)), close: async () => {} }; };
+  const source: Source = {
+    sources: ['d'], host: 'h',
+    async *entries() {
+      yield { path: 'd', type: 'dir', mode: 0o2775, mtimeMs: T0, size: 0, uid: 4321, gid: 8765 };
+      yield { path: 'd/owned', type: 'file', mode: 0o4755, mtimeMs: T0, size: 1, uid: 4321, gid: 8765, open: one };
+      yield { path: 'd/unknown', type: 'file', mode: 0o6755, mtimeMs: T0, size: 1, open: one };
+    },
+  };
+  const tar = spawn('tar', ['-t', '-v', '--numeric-owner'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  Readable.fromWeb(tarStream(source) as never).pipe(tar.stdin);
+  let listing = '';
+  for await (const piece of tar.stdout) listing += piece;
+  const lines = listing.trim().split('\n').map((line) => line.split(/\s+/));
+  assert.equal(lines.map((f) => [f[0], f[1], f.at(-1)]), [
+    ['drwxrwsr-x', '4321/8765', 'd/'],
+    ['-rwsr-xr-x', '4321/8765', 'd/owned'],
+    ['-rwxr-xr-x', '0/0', 'd/unknown'],
+  ]);
+});
+
 test('the tar writer pads a file that shrank after it was listed and cuts one that grew, with warnings', async () => {
   const reader = (bytes: Uint8Array) => {
     let offset = 0;

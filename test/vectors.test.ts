@@ -458,6 +458,7 @@ async function checkManifest(name: string, v: ParsedVector): Promise<void> {
   assert.is(lines.pop(), '', 'final newline');
   assert.equal(manifest.entries.map((e) => JSON.stringify(e)), lines.slice(1), `${name}: one entry per line`);
   assert.ok(manifest.entries.some((e) => e.type === 'symlink') && manifest.entries.some((e) => e.type === 'dir') && manifest.entries.some((e) => e.type === 'file' && e.chunks!.length === 0));
+  if (name.startsWith('manifest_owners')) assert.ok(manifest.entries.every((e) => Number.isSafeInteger(e.uid) && Number.isSafeInteger(e.gid)), `${name}: owners read`);
 }
 
 async function checkFsi(name: string, v: ParsedVector): Promise<void> {

@@ -20,21 +20,26 @@ export interface RestoreCliOptions {
   readonly profile?: boolean;
 }
 
-export async function runRestore(options: RestoreCliOptions, io: Io): Promise<RestoreResult & { pointId: string; keySource: string; target: string; durationMs: number }> {
+export async function runRestore(options: RestoreCliOptions, io: Io): Promise<RestoreResult & { pointId: string; keySource: string; target: string; durationMs: number; warnings: string[] }> {
   const startedAt = Date.now();
   const repo = await openRepository(options, io);
   const point = await repo.unlock(await repo.resolvePoint(options.point, options.name), passwordResolver(io, options.passwordFile));
   const target = resolve(options.target);
   const progress = new ProgressLine(io);
   const profile = options.profile ? new Profile() : undefined;
-  const result = await restore(repo, point, new DirectoryRestoreSink(target), {
+  const warnings: string[] = [];
+  const onWarning = (message: string): void => {
+    warnings.push(message);
+    io.err(`warning: ${message}\n`);
+  };
+  const result = await restore(repo, point, new DirectoryRestoreSink(target, { onWarning }), {
     ...(options.include && options.include.length > 0 ? { include: options.include } : {}),
     onProgress: (p) => progress.update({ files: p.files, bytes: p.bytes, totalBytes: p.bytesTotal, label: p.currentPath }),
     ...(profile ? { profile } : {}),
   });
   progress.done();
   const durationMs = Date.now() - startedAt;
-  const summary = { ...result, pointId: point.id, keySource: point.keySource, target, durationMs, ...(profile ? { profile: profile.rounded() } : {}) };
+  const summary = { ...result, pointId: point.id, keySource: point.keySource, target, durationMs, warnings, ...(profile ? { profile: profile.rounded() } : {}) };
   if (options.json) {
     io.out(JSON.stringify(summary) + '\n');
   } else {

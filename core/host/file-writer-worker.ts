@@ -3,7 +3,7 @@
  * files with synchronous calls, in order, off the thread that decrypts and plans. Each file is
  * created with O_EXCL|O_NOFOLLOW under the restore's private staging directory.
  */
-import { closeSync, constants, fchmodSync, futimesSync, lutimesSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { discard } from '../format/bytes.ts';
 import type { FsTime } from './fs-time.ts';
@@ -11,8 +11,11 @@ import type { FsTime } from './fs-time.ts';
 /** One step of a restore's staging, in order: a directory, a link or a small file. */
 export type WriteOp =
   | { readonly kind: 'dir'; readonly path: string }
-  | { readonly kind: 'symlink'; readonly path: string; readonly target: string; readonly time: FsTime }
-  | { readonly kind: 'file'; readonly path: string; readonly mode: number; readonly time: FsTime; readonly chunks: readonly Uint8Array[] };
+  | { readonly kind: 'symlink'; readonly path: string; readonly target: string; readonly time: FsTime; readonly owner?: Owner }
+  | { readonly kind: 'file'; readonly path: string; readonly mode: number; readonly time: FsTime; readonly owner?: Owner; readonly chunks: readonly Uint8Array[] };
+
+/** Numeric owner and group to give an entry (only a restore running as root sets them). */
+export type Owner = readonly [uid: number, gid: number];
 
 export type WriterRequest = { id: number; ops: WriteOp[] };
 export type WriterReply = { id: number; error?: { message: string; code?: string; path: string } };
@@ -26,7 +29,9 @@ function writeFile(file: Extract<WriteOp, { kind: 'file' }>): void {
       let done = 0;
       while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
     }
-    // Through the descriptor: no second path lookup, nothing that could follow a link.
+    // Through the descriptor: no second path lookup, nothing that could follow a link. The owner
+    // first: a change of owner clears the set-user-id and set-group-id bits the mode then sets.
+    if (file.owner) fchownSync(fd, file.owner[0], file.owner[1]);
     fchmodSync(fd, file.mode);
     futimesSync(fd, file.time, file.time);
   } finally {
@@ -40,6 +45,7 @@ function apply(op: WriteOp): void {
   if (op.kind === 'file') return writeFile(op);
   if (op.kind === 'dir') return void mkdirSync(op.path, { mode: 0o700 });
   symlinkSync(op.target, op.path);
+  if (op.owner) lchownSync(op.path, op.owner[0], op.owner[1]);
   try {
     lutimesSync(op.path, op.time, op.time);
   } catch {

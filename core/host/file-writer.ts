@@ -7,7 +7,7 @@
  * directories from two threads contends in the kernel.
  */
 import { Worker } from 'node:worker_threads';
-import type { WriteOp, WriterReply, WriterRequest } from './file-writer-worker.ts';
+import type { Owner, WriteOp, WriterReply, WriterRequest } from './file-writer-worker.ts';
 import type { FsTime } from './fs-time.ts';
 
 /** Entries per batch, and bytes: a batch is sent when either is reached. */
@@ -52,7 +52,7 @@ export class FileWriterThread {
    * Queues one file; its chunks are handed over (transferred when they own their buffer, copied
    * otherwise) and must not be used afterwards. Throws the first failure of an earlier batch.
    */
-  async file(path: string, mode: number, time: FsTime, chunks: readonly Uint8Array[]): Promise<void> {
+  async file(path: string, mode: number, time: FsTime, owner: Owner | undefined, chunks: readonly Uint8Array[]): Promise<void> {
     const owned = chunks.map((chunk) => {
       const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
       const bytes = whole ? chunk : chunk.slice();
@@ -60,7 +60,7 @@ export class FileWriterThread {
       this.batchBytes += bytes.length;
       return bytes;
     });
-    await this.queue({ kind: 'file', path, mode, time, chunks: owned });
+    await this.queue({ kind: 'file', path, mode, time, ...(owner ? { owner } : {}), chunks: owned });
   }
 
   /** Queues a directory (made 0700; its mode and time are set at commit). */
@@ -86,8 +86,8 @@ export class FileWriterThread {
     if (this.failure) throw this.failure;
   }
 
-  symlink(path: string, target: string, time: FsTime): Promise<void> {
-    return this.queue({ kind: 'symlink', path, target, time });
+  symlink(path: string, target: string, time: FsTime, owner: Owner | undefined): Promise<void> {
+    return this.queue({ kind: 'symlink', path, target, time, ...(owner ? { owner } : {}) });
   }
 
   private async queue(op: WriteOp): Promise<void> {

@@ -5,7 +5,7 @@
  * here no write ever goes through a symbolic link: files are created with O_EXCL|O_NOFOLLOW
  * under directories we created, and existing directories in the target are lstat-checked.
  */
-import { chmodSync, closeSync, constants, fchmodSync, futimesSync, lutimesSync, mkdirSync, openSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, mkdirSync, openSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BunkerError } from '../errors.ts';
@@ -13,6 +13,7 @@ import { discard, randomId } from '../format/bytes.ts';
 import type { ManifestEntry } from '../manifest.ts';
 import type { RestoreSink } from '../restore.ts';
 import { FileWriterThread } from './file-writer.ts';
+import type { Owner } from './file-writer-worker.ts';
 import { fsTime } from './fs-time.ts';
 
 function isErrno(error: unknown, code: string): boolean {
@@ -41,6 +42,38 @@ async function lstatOrUndefined(path: string) {
 export interface DirectoryRestoreOptions {
   /** Make directories, links and small files on a thread of their own (core/host/file-writer.ts); default true. */
   readonly writerThread?: boolean;
+  /** Told, once the restore is in place, what of the point could not come back as it was. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** Set-user-id and set-group-id: bits that give whoever runs a file the rights of its owner or group. */
+const SET_ID_BITS = 0o6000;
+
+/**
+ * Who owns what a restore makes. Run as root, it gives each entry its recorded owner and group,
+ * and a file with no recorded owner (a point made before owners were recorded, a tar upload)
+ * loses its set-id bits: it would otherwise become set-user-id root, whoever owned it. Run as
+ * anyone else, it owns everything, as it cannot give files away, and set-id bits stay: they grant
+ * nothing beyond its own rights.
+ */
+class Ownership {
+  private readonly uid = process.geteuid?.();
+  private readonly gid = process.getegid?.();
+  /** Files whose set-id bits were dropped for want of an owner. */
+  dropped = 0;
+
+  /** The owner to give `entry`; undefined when there is none to set (or it is this process's own). */
+  owner(entry: ManifestEntry): Owner | undefined {
+    if (this.uid !== 0 || entry.uid === undefined || entry.gid === undefined) return undefined;
+    return entry.uid === this.uid && entry.gid === this.gid ? undefined : [entry.uid, entry.gid];
+  }
+
+  /** The mode to give a file. */
+  fileMode(entry: ManifestEntry): number {
+    if (this.uid !== 0 || (entry.mode & SET_ID_BITS) === 0 || (entry.uid !== undefined && entry.gid !== undefined)) return entry.mode;
+    this.dropped++;
+    return entry.mode & ~SET_ID_BITS;
+  }
 }
 
 /** An entry commit() moves into the target by itself: its parent was in the target at plan time. */
@@ -56,12 +89,15 @@ interface DirectoryTimes {
   readonly path: string;
   readonly mode: number;
   readonly mtimeMs: number;
+  readonly owner: Owner | undefined;
 }
 
 export class DirectoryRestoreSink implements RestoreSink {
   private readonly target: string;
   private readonly staging: string;
   private readonly useWriterThread: boolean;
+  private readonly onWarning: ((message: string) => void) | undefined;
+  private readonly ownership = new Ownership();
   private writer: FileWriterThread | undefined;
   /** Whether the target existed when planning began; undefined until then. */
   private targetExists: boolean | undefined;
@@ -76,6 +112,7 @@ export class DirectoryRestoreSink implements RestoreSink {
     this.target = target;
     this.staging = join(target, `.bunker-restore-${randomId().slice(0, 16)}`);
     this.useWriterThread = options.writerThread ?? true;
+    this.onWarning = options.onWarning;
   }
 
   private staged(path: string): string {
@@ -137,7 +174,7 @@ export class DirectoryRestoreSink implements RestoreSink {
   // Refuses early, before any data is read, what in the target is in the way.
   async #plan(entry: ManifestEntry): Promise<void> {
     this.targetExists ??= await this.checkTarget();
-    if (entry.type === 'dir') this.directories.push({ path: entry.path, mode: entry.mode, mtimeMs: entry.mtimeMs });
+    if (entry.type === 'dir') this.directories.push({ path: entry.path, mode: entry.mode, mtimeMs: entry.mtimeMs, owner: this.ownership.owner(entry) });
     const slash = entry.path.lastIndexOf('/');
     // Below a directory that does not exist yet nothing can be in the way: skip its subtree.
     if (!this.targetExists || (slash !== -1 && this.absent.has(entry.path.slice(0, slash)))) {
@@ -175,9 +212,11 @@ export class DirectoryRestoreSink implements RestoreSink {
   }
 
   async #symlink(entry: ManifestEntry): Promise<void> {
-    if (this.writer) return this.writer.symlink(this.staged(entry.path), entry.target!, fsTime(entry.mtimeMs));
+    const owner = this.ownership.owner(entry);
+    if (this.writer) return this.writer.symlink(this.staged(entry.path), entry.target!, fsTime(entry.mtimeMs), owner);
     const path = this.staged(entry.path);
     symlinkSync(entry.target!, path);
+    if (owner) lchownSync(path, owner[0], owner[1]);
     try {
       lutimesSync(path, fsTime(entry.mtimeMs), fsTime(entry.mtimeMs));
     } catch {
@@ -198,8 +237,11 @@ export class DirectoryRestoreSink implements RestoreSink {
         // Each chunk is this file's alone (restore reads every reference anew): freed once written.
         discard(chunk);
       }
-      // Through the descriptor: no second path lookup, nothing that could follow a link.
-      await handle.chmod(entry.mode);
+      // Through the descriptor: no second path lookup, nothing that could follow a link. The
+      // owner first: a change of owner clears the set-id bits the mode then sets.
+      const owner = this.ownership.owner(entry);
+      if (owner) await handle.chown(owner[0], owner[1]);
+      await handle.chmod(this.ownership.fileMode(entry));
       await handle.utimes(fsTime(entry.mtimeMs), fsTime(entry.mtimeMs));
     } finally {
       await handle.close();
@@ -212,14 +254,17 @@ export class DirectoryRestoreSink implements RestoreSink {
    * close) costs more than the call itself, badly so on virtual machines.
    */
   async #smallFile(entry: ManifestEntry, data: readonly Uint8Array[]): Promise<void> {
-    if (this.writer) return this.writer.file(this.staged(entry.path), entry.mode, fsTime(entry.mtimeMs), data);
+    const owner = this.ownership.owner(entry);
+    const mode = this.ownership.fileMode(entry);
+    if (this.writer) return this.writer.file(this.staged(entry.path), mode, fsTime(entry.mtimeMs), owner, data);
     const fd = openSync(this.staged(entry.path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
       for (const chunk of data) {
         let done = 0;
         while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
       }
-      fchmodSync(fd, entry.mode);
+      if (owner) fchownSync(fd, owner[0], owner[1]);
+      fchmodSync(fd, mode);
       futimesSync(fd, fsTime(entry.mtimeMs), fsTime(entry.mtimeMs));
     } finally {
       closeSync(fd);
@@ -260,10 +305,16 @@ export class DirectoryRestoreSink implements RestoreSink {
     for (let i = this.directories.length - 1; i >= 0; i--) {
       const dir = this.directories[i]!;
       const final = this.final(dir.path);
+      if (dir.owner) lchownSync(final, dir.owner[0], dir.owner[1]);
       chmodSync(final, dir.mode);
       utimesSync(final, fsTime(dir.mtimeMs), fsTime(dir.mtimeMs));
     }
     await rm(this.staging, { recursive: true, force: true });
+    const dropped = this.ownership.dropped;
+    if (dropped > 0) {
+      this.onWarning?.(`${dropped} file${dropped === 1 ? ' has' : 's have'} set-user-id or set-group-id bits and no recorded owner ` +
+        `(a point made before bunker recorded owners, or a tar upload): restored without those bits, as they would have run as root`);
+    }
   }
 
   /** Moves what the staging holds under `path` into the target's `path`, a directory, as commit() does. */

@@ -22,8 +22,8 @@ const LISTINGS_AT_ONCE = 16;
  */
 const MAX_ENTRIES_AHEAD = 65_536;
 
-/** What a listing records of a child: its kind, then mode, mtime, inode and size. */
-const META_FIELDS = 5;
+/** What a listing records of a child: its kind, then mode, mtime, inode, size, owner and group. */
+const META_FIELDS = 7;
 
 const Kind = { Other: 0, Dir: 1, File: 2, Link: 3 } as const;
 type Kind = (typeof Kind)[keyof typeof Kind];
@@ -194,11 +194,13 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     readonly mtimeMs: number;
     readonly inode: number;
     readonly size: number;
+    readonly uid: number;
+    readonly gid: number;
   }
 
   function metaOf(st: fs.BigIntStats): Meta {
     const kind = st.isDirectory() ? Kind.Dir : st.isFile() ? Kind.File : st.isSymbolicLink() ? Kind.Link : Kind.Other;
-    return { kind, mode: Number(st.mode & 0o7777n), mtimeMs: Number(st.mtimeNs / NS_PER_MS), inode: Number(st.ino), size: Number(st.size) };
+    return { kind, mode: Number(st.mode & 0o7777n), mtimeMs: Number(st.mtimeNs / NS_PER_MS), inode: Number(st.ino), size: Number(st.size), uid: Number(st.uid), gid: Number(st.gid) };
   }
 
   // A listing keeps its children as names and numbers (META_FIELDS per child), not as Stats
@@ -215,7 +217,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
 
   const childMeta = (meta: Float64Array, at: number): Meta => {
     const o = at * META_FIELDS;
-    return { kind: meta[o]! as Kind, mode: meta[o + 1]!, mtimeMs: meta[o + 2]!, inode: meta[o + 3]!, size: meta[o + 4]! };
+    return { kind: meta[o]! as Kind, mode: meta[o + 1]!, mtimeMs: meta[o + 2]!, inode: meta[o + 3]!, size: meta[o + 4]!, uid: meta[o + 5]!, gid: meta[o + 6]! };
   };
 
   // A directory is listed with readdir, then an lstat of every child, concurrently. Listings
@@ -252,6 +254,8 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
           meta[o + 2] = m.mtimeMs;
           meta[o + 3] = m.inode;
           meta[o + 4] = m.size;
+          meta[o + 5] = m.uid;
+          meta[o + 6] = m.gid;
         },
         (error: Error) => void (errors ??= new Map()).set(at, error),
       );
@@ -303,13 +307,13 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
           // Listed before the directory itself is handed out: a consumer that takes the first entry
           // early (backup, while its keys are derived) starts the walk ahead that way.
           const listingStarted = next.listed ?? listing(run, path, relative, next.depthKey);
-          yield { path: relative, type: 'dir', mode: meta.mode, mtimeMs: meta.mtimeMs, inode: meta.inode, size: 0 };
+          yield { path: relative, type: 'dir', mode: meta.mode, mtimeMs: meta.mtimeMs, inode: meta.inode, size: 0, uid: meta.uid, gid: meta.gid };
           const list = await listingStarted;
           if (list instanceof Error) warn(`cannot list ${path}: ${list.message}; its contents are skipped`);
           else stack.push({ path, relative, depthKey: next.depthKey, list, at: 0 });
         } else if (meta.kind === Kind.File) {
           const size = meta.size;
-          yield { path: relative, type: 'file', mode: meta.mode, mtimeMs: meta.mtimeMs, inode: meta.inode, size, open: () => openFile(path), readAll: (into) => readAll(path, size, into) };
+          yield { path: relative, type: 'file', mode: meta.mode, mtimeMs: meta.mtimeMs, inode: meta.inode, size, uid: meta.uid, gid: meta.gid, open: () => openFile(path), readAll: (into) => readAll(path, size, into) };
         } else if (meta.kind === Kind.Link) {
           let target: string | undefined;
           try {
@@ -317,7 +321,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
           } catch (error) {
             warn(`cannot read the link ${path}: ${(error as Error).message}; skipped`);
           }
-          if (target !== undefined) yield { path: relative, type: 'symlink', mode: meta.mode, mtimeMs: meta.mtimeMs, inode: meta.inode, size: 0, target };
+          if (target !== undefined) yield { path: relative, type: 'symlink', mode: meta.mode, mtimeMs: meta.mtimeMs, inode: meta.inode, size: 0, uid: meta.uid, gid: meta.gid, target };
         } else {
           warn(`${path} is not a file, directory or symbolic link; skipped`);
         }

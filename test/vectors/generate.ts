@@ -483,6 +483,8 @@ function manifestVectors(plain: Uint8Array): VectorFile[] {
   const file = MANIFEST_ENTRIES[2]!;
   const withEntry = (extra: object) => manifestText([dir, extra]);
   add('manifest_small', 'success', 'header line, then a dir, an empty file, a two-chunk file, a symlink, a subdir and a file with a non-ASCII name', plain);
+  const owned = MANIFEST_ENTRIES.map(({ path, type, mode, mtimeMs, size, ...rest }, i) => ({ path, type, mode, mtimeMs, size, uid: i === 0 ? 0 : 1000, gid: i === 0 ? 0 : 100, ...rest }));
+  add('manifest_owners', 'success', 'manifest_small with each entry\'s optional uid and gid, in writer order, as a backup of files writes them', manifestText(owned));
   add('manifest_parent_traversal', 'UNSAFE_PATH', 'path "src/../../etc/passwd" has a ".." component', withEntry({ ...file, path: 'src/../../etc/passwd' }));
   add('manifest_absolute_path', 'UNSAFE_PATH', 'path "/etc/passwd" is absolute', manifestText([{ ...file, path: '/etc/passwd' }]));
   add('manifest_dot_component', 'UNSAFE_PATH', 'path "src/./hello.txt" has a "." component', withEntry({ ...file, path: 'src/./hello.txt' }));

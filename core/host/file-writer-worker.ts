@@ -11,8 +11,8 @@ import type { FsTime } from './fs-time.ts';
 /** One step of a restore's staging, in order: a directory, a link or a small file. */
 export type WriteOp =
   | { readonly kind: 'dir'; readonly path: string }
-  | { readonly kind: 'symlink'; readonly path: string; readonly target: string; readonly time: FsTime; readonly owner?: Owner }
-  | { readonly kind: 'file'; readonly path: string; readonly mode: number; readonly time: FsTime; readonly owner?: Owner; readonly chunks: readonly Uint8Array[] };
+  | { readonly kind: 'symlink'; readonly path: string; readonly target: string; readonly time: FsTime; readonly owner: Owner | undefined }
+  | { readonly kind: 'file'; readonly path: string; readonly mode: number; readonly time: FsTime; readonly owner: Owner | undefined; readonly chunks: readonly Uint8Array[] };
 
 /** Numeric owner and group to give an entry (only a restore running as root sets them). */
 export type Owner = readonly [uid: number, gid: number];

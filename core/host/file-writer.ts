@@ -60,7 +60,7 @@ export class FileWriterThread {
       this.batchBytes += bytes.length;
       return bytes;
     });
-    await this.queue({ kind: 'file', path, mode, time, ...(owner ? { owner } : {}), chunks: owned });
+    await this.queue({ kind: 'file', path, mode, time, owner, chunks: owned });
   }
 
   /** Queues a directory (made 0700; its mode and time are set at commit). */
@@ -87,7 +87,7 @@ export class FileWriterThread {
   }
 
   symlink(path: string, target: string, time: FsTime, owner: Owner | undefined): Promise<void> {
-    return this.queue({ kind: 'symlink', path, target, time, ...(owner ? { owner } : {}) });
+    return this.queue({ kind: 'symlink', path, target, time, owner });
   }
 
   private async queue(op: WriteOp): Promise<void> {

@@ -15,6 +15,12 @@ export interface Io {
   /** Reads a line without echo from the terminal; undefined when there is none. */
   promptSecret(question: string): Promise<string | undefined>;
   stdin(): AsyncIterable<Uint8Array>;
+  /**
+   * Aborted on Ctrl-C or SIGTERM, so that a command stops cleanly (nothing committed, staging
+   * removed) and exits CANCELLED; a second signal stops the process at once. Listening starts
+   * at the first call: a command that never asks keeps the runtime's default.
+   */
+  interruption?(): AbortSignal;
 }
 
 /** The reader of our stdout went away (`bunker dump … | head`): stop quietly, like other Unix tools. */
@@ -34,7 +40,22 @@ export function processIo(): Io {
     isInteractive,
     promptSecret: (question) => (isInteractive ? readSecret(question) : Promise.resolve(undefined)),
     stdin: () => processStdin as AsyncIterable<Uint8Array>,
+    interruption: () => (interrupt ??= listenForInterrupts()).signal,
   };
+}
+
+let interrupt: AbortController | undefined;
+
+function listenForInterrupts(): AbortController {
+  const controller = new AbortController();
+  const stop = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+    process.stderr.write(`\nbunker: ${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping cleanly (again to stop at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return controller;
 }
 
 /** No-echo line input in raw mode; Ctrl-C cancels. */

@@ -361,6 +361,8 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
           stats.bytesRead += n;
         }
         if (end === start) break;
+        // A large file stops at its next chunk, not at its end.
+        throwIfCancelled(options.signal, 'the backup');
         const cutStarted = performance.now();
         const cut = chunker.nextCut(readBuffer, start, end, isEnd);
         profile.add('chunk', performance.now() - cutStarted);

@@ -441,6 +441,8 @@ async function restoreWith(repo: Repository, point: UnlockedPoint, sink: Restore
         const count = entry.chunks!.length;
         const data = (async function* () {
           for (let i = 0; i < count; i++) {
+            // A large file stops at its next chunk, not at its end.
+            if (i > 0) throwIfCancelled(options.signal, 'the restore');
             const next = await chunks.next();
             if (next.done) throw new Error('internal error: chunk stream ended early');
             result.bytes += next.value.length;

@@ -146,6 +146,7 @@ async function backupWith(
     },
     onWarning: warn,
     ...(options.profile ? { profile: new Profile() } : {}),
+    ...(io.interruption ? { signal: io.interruption() } : {}),
   }).finally(release);
   progress.done();
   if (catalog !== undefined) {

@@ -21,6 +21,7 @@ export async function runCheck(options: CheckCliOptions, io: Io): Promise<CheckR
     onProgress: (message) => {
       if (io.isInteractive) io.err(`\r\x1b[K${message}`);
     },
+    ...(io.interruption ? { signal: io.interruption() } : {}),
   });
   if (io.isInteractive) io.err('\r\x1b[K');
   if (options.json) {

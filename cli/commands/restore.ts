@@ -36,6 +36,7 @@ export async function runRestore(options: RestoreCliOptions, io: Io): Promise<Re
     ...(options.include && options.include.length > 0 ? { include: options.include } : {}),
     onProgress: (p) => progress.update({ files: p.files, bytes: p.bytes, totalBytes: p.bytesTotal, label: p.currentPath }),
     ...(profile ? { profile } : {}),
+    ...(io.interruption ? { signal: io.interruption() } : {}),
   });
   progress.done();
   const durationMs = Date.now() - startedAt;

@@ -112,6 +112,14 @@ export class Repository {
 
   /** Creates a repository; ALREADY_EXISTS if one is there. */
   static async init(storage: Storage, options: Parameters<typeof newRepositoryConfig>[0] = {}): Promise<Repository> {
+    // A repository whose config went missing still holds its points and packs: a new config
+    // there (another id, other keys for new series) would make every old point unreadable.
+    for (const prefix of ['points/', 'trees/', 'index/', 'packs/', 'fsi/']) {
+      if ((await storage.list(prefix)).length > 0) {
+        throw new BunkerError('NOT_FOUND', `${storage.location} holds a repository's objects (${prefix}…) but no config: it was deleted or moved. ` +
+          'Put it back (from a copy of the repository); a new repository here would not read what is stored', { object: CONFIG_KEY });
+      }
+    }
     const config = newRepositoryConfig(options);
     if (!(await storage.put(CONFIG_KEY, await encodeConfig(config)))) {
       throw new BunkerError('ALREADY_EXISTS', `a repository already exists at ${storage.location}`);

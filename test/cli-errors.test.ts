@@ -8,7 +8,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Repository } from '../core/mod.ts';
 import { sealStream } from '../core/crypto/stream.ts';
@@ -119,6 +119,20 @@ test('a target below a file: exit 24 TARGET_FAILED with the reason, as JSON too,
   assert.match(error.message, `cannot restore into ${target}: ENOTDIR`);
   assert.not.match(result.stderr, 'internal error');
   assert.not.match(result.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('a repository whose config is gone: backup and init refuse (exit 3) instead of making a new one over its points', async () => {
+  const repo = await copyRepo();
+  await rm(join(repo, 'config'));
+  const before = await snapshotTree(repo);
+  for (const args of [['backup', source, '--repo', repo, '--kdf', TEST_KDF_FLAG], ['init', '--repo', repo]]) {
+    const result = await runCli([...args, '--json'], { env: cleanEnv({ BUNKER_PASSWORD: PASSWORD }) });
+    assert.is(result.code, 3, `${args[0]}: ${result.stderr}`);
+    assert.is(JSON.parse(result.stdout).error.code, 'NOT_FOUND');
+    assert.match(result.stderr, "holds a repository's objects (points/…) but no config");
+    assert.not.match(result.stderr, 'created a new repository');
+    assert.equal(await snapshotTree(repo), before, `${args[0]}: nothing written`);
+  }
 });
 
 test('no password, stdin closed and no terminal: exit 5 PASSWORD_REQUIRED, nothing written', async () => {

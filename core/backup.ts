@@ -460,6 +460,8 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
           options.onWarning?.(`could not read ${entry.path}: ${error instanceof Error ? error.message : String(error)}; skipped`);
           pending.drop();
           stats.files--;
+          if (previous === -1) stats.filesNew--;
+          else stats.filesChanged--;
           continue;
         }
         // A file that changed size while being read is recorded with what was read.

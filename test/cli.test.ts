@@ -183,7 +183,9 @@ test('a backup reports what its walk skipped (a FIFO) once, after the password s
   assert.is(run.code, 0, run.stderr);
   const warnings = run.stderr.split('\n').filter((line) => line.startsWith('warning: '));
   assert.equal(warnings, [`warning: ${join(src, 'sub', 'pipe')} is not a file, directory or symbolic link; skipped`]);
-  assert.is(JSON.parse(run.stdout).stats.files, 2);
+  const answer = JSON.parse(run.stdout);
+  assert.is(answer.stats.files, 2);
+  assert.equal(answer.warnings, [`${join(src, 'sub', 'pipe')} is not a file, directory or symbolic link; skipped`], 'in the JSON answer too');
 });
 
 test.run();

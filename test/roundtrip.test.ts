@@ -311,6 +311,7 @@ test('a file that shrinks while read is recorded as read, one that vanishes is l
   const warnings: string[] = [];
   const result = await backup(repo, source, { series: 's', encrypt: false, compressionLevel: 3, onWarning: (w) => void warnings.push(w) });
   assert.is(result.stats.files, 2);
+  assert.is(result.stats.filesNew, 2, 'the file left out is not counted as new');
   assert.is(result.stats.bytes, 100_005);
   assert.equal(warnings.length, 2, warnings.join('\n'));
   assert.match(warnings[0]!, 'd/shrunk changed while it was read (200000 → 100000 bytes)');

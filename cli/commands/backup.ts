@@ -124,7 +124,13 @@ async function backupWith(
     holding = false;
     for (const message of held.splice(0)) io.err(`warning: ${message}\n`);
   };
-  const warn = (message: string) => (holding ? void held.push(message) : io.err(`warning: ${message}\n`));
+  // Every warning is also in the --json answer: a script sees what the point lacks.
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    if (holding) held.push(message);
+    else io.err(`warning: ${message}\n`);
+  };
   const source = options.stdin
     ? stdinSource(io, options.stdinName ?? 'stdin')
     : await fsSource(options.paths, { exclude: options.exclude ?? [], onWarning: warn });
@@ -157,7 +163,7 @@ async function backupWith(
     }, repo.config.id);
   }
   if (options.json) {
-    io.out(JSON.stringify(result) + '\n');
+    io.out(JSON.stringify({ ...result, warnings }) + '\n');
     return result;
   }
   const s = result.stats;
@@ -169,7 +175,8 @@ async function backupWith(
       (result.profile ? `  profile   ${Object.entries(result.profile).map(([k, v]) => `${k} ${formatDuration(v)}`).join(', ')}\n` : '') +
       `  added     ${formatBytes(stored)} to the repository (${s.chunksNew} new chunks` +
       // Metadata outweighs tiny inputs: a ratio below 1 would read as nonsense ("0.02x smaller").
-      (s.bytesRead > 0 && stored > 0 && s.bytesRead >= stored ? `; ${(s.bytesRead / stored).toFixed(2)}x smaller after dedup and compression)` : ')') + '\n',
+      (s.bytesRead > 0 && stored > 0 && s.bytesRead >= stored ? `; ${(s.bytesRead / stored).toFixed(2)}x smaller after dedup and compression)` : ')') + '\n' +
+      (warnings.length > 0 ? `  warnings  ${warnings.length} (above): what they name is not in this point, or not as it was\n` : ''),
   );
   return result;
 }

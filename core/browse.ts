@@ -1,6 +1,6 @@
 /** Browsing and searching the file-system index of recovery points. */
 import picomatch from 'picomatch';
-import { BunkerError } from './errors.ts';
+import { BunkerError, isBunkerError } from './errors.ts';
 import { type FsiEntry, fsiFromManifest } from './fsi.ts';
 import type { KeyResolver } from './key-resolver.ts';
 import type { Repository, UnlockedPoint } from './repository.ts';
@@ -25,9 +25,20 @@ export function summarizePoint({ body }: PointRecord): PointSummary {
   };
 }
 
-/** The point's listing: its FSI, or the manifest when the point was made with --no-fsi. */
-export async function pointListing(repo: Repository, point: UnlockedPoint): Promise<FsiEntry[]> {
-  return (await repo.readFsi(point)) ?? fsiFromManifest((await repo.readManifest(point)).entries);
+/**
+ * The point's listing: its FSI, or the manifest when the point was made with --no-fsi, or when
+ * its FSI is damaged or missing (then `onWarning` is told): the FSI only speeds listings up, and
+ * the manifest, which restores read, says the same.
+ */
+export async function pointListing(repo: Repository, point: UnlockedPoint, onWarning?: (message: string) => void): Promise<FsiEntry[]> {
+  let fsi: FsiEntry[] | undefined;
+  try {
+    fsi = await repo.readFsi(point);
+  } catch (error) {
+    if (!isBunkerError(error) || error.object !== `fsi/${point.id}`) throw error;
+    onWarning?.(`${error.message}; listing point ${point.id.slice(0, 12)} from its manifest instead`);
+  }
+  return fsi ?? fsiFromManifest((await repo.readManifest(point)).entries);
 }
 
 /** Entries directly under `path` ('' for the top level), or the entry itself if it is not a directory. */
@@ -53,12 +64,12 @@ export interface FindMatch {
  * Glob search over the FSI of every point (of `series`, when given). A pattern without '/'
  * matches base names (`*.conf`); with '/', whole paths (`etc/**`).
  */
-export async function findFiles(repo: Repository, pattern: string, options: { series?: string; resolver?: KeyResolver } = {}): Promise<FindMatch[]> {
+export async function findFiles(repo: Repository, pattern: string, options: { series?: string; resolver?: KeyResolver; onWarning?: (message: string) => void } = {}): Promise<FindMatch[]> {
   const isMatch = picomatch(pattern, { dot: true, basename: !pattern.includes('/'), windows: false });
   const matches: FindMatch[] = [];
   for (const point of await repo.listPoints(options.series)) {
     const unlocked = await repo.unlock(point, options.resolver);
-    for (const entry of await pointListing(repo, unlocked)) {
+    for (const entry of await pointListing(repo, unlocked, options.onWarning)) {
       if (isMatch(entry.path)) matches.push({ pointId: point.body.id, series: point.body.series, createdAt: point.body.createdAt, entry });
     }
   }

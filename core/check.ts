@@ -27,8 +27,13 @@ export interface CheckReport {
   readonly chunksChecked: number;
   readonly bytesRead: number;
   readonly problems: readonly CheckProblem[];
-  /** Objects no point references: the remains of interrupted runs. */
+  /**
+   * Objects no point that could be read references: the remains of interrupted runs, unless
+   * pointsUnreadable > 0, when they may belong to the points that could not be read.
+   */
   readonly unreferenced: readonly string[];
+  /** Points whose document, manifest or index could not be read: what they reference is unknown. */
+  readonly pointsUnreadable: number;
 }
 
 export interface CheckOptions {
@@ -37,6 +42,16 @@ export interface CheckOptions {
   readonly onProgress?: (message: string) => void;
   /** Aborting stops the check with CANCELLED (it writes nothing). */
   readonly signal?: AbortSignal;
+}
+
+/** A point whose metadata could not be read (its reasons, in report order): what it references is unknown. */
+class PointUnreadable extends Error {
+  readonly reasons: readonly unknown[];
+
+  constructor(reasons: readonly unknown[]) {
+    super('a point could not be read');
+    this.reasons = reasons;
+  }
 }
 
 /** Points whose metadata is loaded ahead of the one being checked. */
@@ -58,6 +73,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   }
   let chunksChecked = 0;
   let bytesRead = 0;
+  let pointsUnreadable = errors.length;
   // Chunk ids a point loaded earlier will read: a later point leaves them out of its own, so each
   // chunk is read once and the points loaded ahead do not each hold the ids they share.
   const claimed = new Set<string>();
@@ -75,7 +91,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
     }
   };
   /** A point's indexed chunk ids no earlier point claimed (each once, in manifest order), and the chunks no index has. */
-  type Loaded = { unlocked: UnlockedPoint; ids: Set<string>; missing: CheckProblem[]; index: ChunkIndex };
+  type Loaded = { unlocked: UnlockedPoint; ids: Set<string>; missing: CheckProblem[]; index: ChunkIndex; fsiFailure: { error: unknown } | undefined };
   let stopped = false;
   // One point after the other, so that the point to check next is never slowed by parsing a later one.
   const load = (point: PointRecord, after: Promise<Loaded> | undefined): Promise<Loaded> => {
@@ -85,7 +101,9 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       // for one, and neither may any point once the check has stopped for another reason.
       if (isBunkerError(previous) && (previous.code === 'WRONG_PASSWORD' || previous.code === 'PASSWORD_REQUIRED')) throw previous;
       if (stopped) throw new BunkerError('CANCELLED', 'the check has stopped');
-      const unlocked = await repo.unlock(point, options.resolver);
+      const unlocked = await repo.unlock(point, options.resolver).catch((error: unknown) => {
+        throw isBunkerError(error) && (error.code === 'WRONG_PASSWORD' || error.code === 'PASSWORD_REQUIRED') ? error : new PointUnreadable([error]);
+      });
       const indexRead = repo.readIndex(unlocked, runIndexes);
       indexRead.catch(() => undefined); // surfaced below, after any damage to the manifest
       // The manifest is scanned, not kept: only its chunk ids are, matched against the index as
@@ -107,14 +125,14 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
         return { ids, missing };
       })();
       const [manifest, fsi, index] = await Promise.allSettled([manifestRead, repo.checkFsi(unlocked), indexRead]);
-      // Damage is reported in this order, whichever read failed first.
-      if (manifest.status === 'rejected') throw manifest.reason;
-      if (fsi.status === 'rejected') throw fsi.reason;
-      if (index.status === 'rejected') throw index.reason;
+      // Damage is reported in this order, whichever read failed first. A damaged FSI (only a
+      // listing aid: restores never read it) is reported, and the point's data still verified.
+      if (manifest.status === 'rejected') throw new PointUnreadable([manifest.reason]);
+      if (index.status === 'rejected') throw new PointUnreadable(fsi.status === 'rejected' ? [fsi.reason, index.reason] : [index.reason]);
       // Claimed only once the point is sure to be verified: a point that failed to load leaves its
       // chunks to the next point that uses them (the next load starts after this one ends).
       for (const id of manifest.value.ids) claimed.add(id);
-      return { unlocked, ...manifest.value, index: index.value };
+      return { unlocked, ...manifest.value, index: index.value, fsiFailure: fsi.status === 'rejected' ? { error: fsi.reason } : undefined };
     })();
     loading.catch(() => undefined); // surfaced when its point's turn comes
     return loading;
@@ -138,7 +156,8 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
       const loading = loads.get(p)!;
       loads.delete(p);
       try {
-        const { unlocked, ids, missing, index } = await loading;
+        const { unlocked, ids, missing, index, fsiFailure } = await loading;
+        if (fsiFailure !== undefined) record(fsiFailure.error);
         // Per pack, not per chunk: every point's index holds its series' earlier runs again.
         for (const [packId, end] of index.packEnds()) {
           const key = packKey(packId);
@@ -191,7 +210,12 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
           }
         }
       } catch (error) {
-        record(error);
+        if (error instanceof PointUnreadable) {
+          pointsUnreadable++;
+          for (const reason of error.reasons) record(reason);
+        } else {
+          record(error);
+        }
       } finally {
         done(point);
       }
@@ -214,5 +238,5 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
   for (const prefix of ['points/', 'trees/', 'fsi/', 'index/', 'packs/']) {
     for (const key of await repo.storage.list(prefix)) if (!referenced.has(key)) unreferenced.push(key);
   }
-  return { isOk: problems.length === 0, points: points.length + errors.length, chunksChecked, bytesRead, problems, unreferenced };
+  return { isOk: problems.length === 0, points: points.length + errors.length, chunksChecked, bytesRead, problems, unreferenced, pointsUnreadable };
 }

@@ -224,6 +224,20 @@ test('a tampered pack: exit 6 naming the pack, no staging directory left; check:
   assert.ok(report.problems.length > 0 && report.problems.every((p) => p.code === 'TAMPERED' && p.object === packs[0]), JSON.stringify(report.problems));
 });
 
+test('check with a point whose index is damaged: its packs are not called harmless leftovers', async () => {
+  const repo = await copyRepo();
+  const [index] = await new DirectoryStorage(repo).list('index/');
+  const path = join(repo, ...index!.split('/'));
+  const bytes = new Uint8Array(await readFile(path));
+  await writeFile(path, flipByte(bytes, 40));
+  const check = await runCli(['check', '--repo', repo], { env: cleanEnv({ BUNKER_PASSWORD: PASSWORD }) });
+  assert.is(check.code, 15, check.stderr);
+  assert.match(check.stdout, `TAMPERED: ${index}`);
+  assert.match(check.stdout, /objects no readable point references; 1 point could not be read and may use them: keep them/);
+  assert.match(check.stdout, /packs\//);
+  assert.not.match(check.stdout, 'harmless');
+});
+
 test('a deleted manifest: exit 3 NOT_FOUND naming it; an unknown point: exit 3; a malformed point ref: exit 2', async () => {
   const repo = await copyRepo();
   await new DirectoryStorage(repo).delete(`trees/${pointId}`);

@@ -11,7 +11,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backup, BunkerError, checkRepository, PasswordKeyResolver, Repository, restore } from '../core/mod.ts';
-import { pointListing } from '../core/browse.ts';
 import { derivePasswordHash, type KdfParams } from '../core/crypto/kdf.ts';
 import { derivePasswordKeys } from '../core/crypto/keys.ts';
 import { sealStream } from '../core/crypto/stream.ts';
@@ -284,7 +283,7 @@ for (const [kind, key] of [['manifest', `trees/${base.id}`], ['fsi', `fsi/${base
     storage.objects.set(key, bytes);
     const repo = await Repository.open(storage);
     const point = await repo.unlock(await repo.resolvePoint(base.id), fixedResolver(PASSWORD));
-    const read = kind === 'fsi' ? () => pointListing(repo, point) : () => restore(repo, point, new MemorySink());
+    const read = kind === 'fsi' ? () => repo.readFsi(point) : () => restore(repo, point, new MemorySink());
     const error = assertCode(await caught(read), 'UNSUPPORTED_VERSION', key, kind);
     assert.match(error.message, /upgrade bunker/i);
   });

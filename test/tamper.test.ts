@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { backup, BunkerError, checkRepository, type CheckReport, PasswordKeyResolver, Repository, restore } from '../core/mod.ts';
-import { pointListing } from '../core/browse.ts';
+import { findFiles, pointListing } from '../core/browse.ts';
 import { openStream, sealStream, SEGMENT_BYTES, STREAM_HEADER_BYTES, streamAad } from '../core/crypto/stream.ts';
 import { aesGcmCipher, TAG_BYTES } from '../core/crypto/cipher.ts';
 import { DirectoryRestoreSink } from '../core/host/fs-restore-sink.ts';
@@ -134,7 +134,7 @@ async function attempt(storage: MemoryStorage, reader: Kind['reader'], target: s
   try {
     const repo = await Repository.open(storage);
     const point = await repo.unlock(await repo.resolvePoint(base.a), fixedResolver(PASSWORD));
-    if (reader === 'fsi') await pointListing(repo, point);
+    if (reader === 'fsi') await repo.readFsi(point);
     else await restore(repo, point, new DirectoryRestoreSink(target));
   } catch (error) {
     return error;
@@ -354,17 +354,43 @@ test('a passing storage error on a shared run index fails the point that met it,
   assert.ok(report.chunksChecked > 0 && report.chunksChecked < clean.chunksChecked, `${report.chunksChecked} of ${clean.chunksChecked}`);
 });
 
-test('check: chunks a point shares with an earlier point that failed to load are read under the later point', async () => {
+test('check: a damaged FSI is reported, and its point\'s data is still verified (each chunk once), and its packs still referenced', async () => {
   const storage = cloneStorage(base.storage);
-  // A's manifest and index read well, so its chunk ids were gathered before its FSI failed.
   storage.objects.set(`fsi/${base.a}`, flipByte(objectOf(storage, `fsi/${base.a}`), 40));
   const repo = await Repository.open(storage);
-  const pointB = await repo.unlock(await repo.readPoint(base.b), fixedResolver(PASSWORD));
-  const chunksOfB = new Set((await repo.readManifest(pointB)).entries.flatMap((e) => e.chunks ?? []));
+  const chunksOf = async (id: string) => (await repo.readManifest(await repo.unlock(await repo.readPoint(id), fixedResolver(PASSWORD)))).entries.flatMap((e) => e.chunks ?? []);
+  const all = new Set([...(await chunksOf(base.a)), ...(await chunksOf(base.b))]);
   const report = await check(storage);
   assert.equal(report.problems.map((p) => `${p.code} ${p.object}`), [`TAMPERED fsi/${base.a}`]);
-  // b.txt's chunks are A's and B's: still read, once, with B.
-  assert.is(report.chunksChecked, chunksOfB.size);
+  assert.is(report.chunksChecked, all.size);
+  assert.is(report.pointsUnreadable, 0);
+  assert.equal(report.unreferenced, []);
+});
+
+test('ls and find with a damaged FSI: the listing comes from the manifest, with a warning naming the FSI; other points are still searched', async () => {
+  const storage = cloneStorage(base.storage);
+  const repo = await Repository.open(storage);
+  const pointA = await repo.unlock(await repo.readPoint(base.a), fixedResolver(PASSWORD));
+  const good = await pointListing(repo, pointA);
+  storage.objects.set(`fsi/${base.a}`, flipByte(objectOf(storage, `fsi/${base.a}`), 40));
+  const warnings: string[] = [];
+  assert.equal(await pointListing(repo, pointA, (m) => void warnings.push(m)), good);
+  assert.is(warnings.length, 1);
+  assert.match(warnings[0]!, `fsi/${base.a}`);
+  assert.match(warnings[0]!, 'from its manifest instead');
+  const found = await findFiles(repo, '*', { resolver: fixedResolver(PASSWORD), onWarning: (m) => void warnings.push(m) });
+  assert.equal([...new Set(found.map((m) => m.pointId))].sort(), [base.a, base.b].sort());
+  assert.is(warnings.length, 2);
+});
+
+test('check: a point whose index cannot be read counts as unreadable: the objects only it references are not called garbage', async () => {
+  const storage = cloneStorage(base.storage);
+  const pointA = await Repository.open(storage).then((repo) => repo.readPoint(base.a));
+  const runA = pointA.body.run;
+  storage.objects.set(`index/${runA}`, flipByte(objectOf(storage, `index/${runA}`), 40));
+  const report = await check(storage);
+  assert.equal(report.problems.map((p) => `${p.code} ${p.object}`), [`TAMPERED index/${runA}`, `TAMPERED index/${runA}`], 'A, and B which names A\'s run too');
+  assert.is(report.pointsUnreadable, 2);
 });
 
 test('a check stopped by a wrong password asks for no other point\'s password', async () => {

@@ -30,7 +30,11 @@ export async function runCheck(options: CheckCliOptions, io: Io): Promise<CheckR
     io.out(`checked ${report.points} points` + (options.readData ? `, read ${report.chunksChecked} chunks (${formatBytes(report.bytesRead)})` : '') + '\n');
     for (const p of report.problems) io.out(`  ${p.code}: ${p.message}\n`);
     if (report.unreferenced.length > 0) {
-      io.out(`  ${report.unreferenced.length} unreferenced objects (left by interrupted runs; harmless):\n`);
+      io.out(report.pointsUnreadable === 0
+        ? `  ${report.unreferenced.length} unreferenced objects (left by interrupted runs; harmless):\n`
+        // The points that could not be read may be what references them: they are no garbage yet.
+        : `  ${report.unreferenced.length} objects no readable point references; ${report.pointsUnreadable} point${report.pointsUnreadable === 1 ? '' : 's'} could not be read ` +
+          `and may use them: keep them until those points are repaired or removed:\n`);
       for (const key of report.unreferenced.slice(0, 20)) io.out(`    ${key}\n`);
     }
     io.out(report.isOk ? 'no problems found\n' : `${report.problems.length} problems found\n`);

@@ -8,7 +8,8 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+  // A rate is a fraction of a byte count: whole bytes below a KiB either way.
+  return unit === 0 ? `${Math.round(bytes)} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }
 
 export function formatDuration(ms: number): string {
@@ -33,4 +34,23 @@ export function formatMode(type: string, mode: number): string {
   let out = kind;
   for (let i = 0; i < 9; i++) out += mode & (1 << (8 - i)) ? bits[i] : '-';
   return out;
+}
+
+/**
+ * A path for a terminal: control characters (a newline, an escape sequence) are shown escaped,
+ * so a file's name can neither forge a line of a listing nor drive the terminal. --json output
+ * keeps names as they are; a name without control characters is shown as it is.
+ */
+export function displayPath(path: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!/[\u0000-\u001f\u007f-\u009f]/.test(path)) return path;
+  // Backslashes too, then: "a\\nb" and a name with a newline must not look alike.
+  // eslint-disable-next-line no-control-regex
+  return path.replace(/[\u0000-\u001f\u007f-\u009f\\]/g, (c) => {
+    if (c === '\\') return '\\\\';
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    if (c === '\r') return '\\r';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
 }

@@ -466,7 +466,7 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
         }
         // A file that changed size while being read is recorded with what was read.
         const readBytes = stats.bytesRead - before;
-        if (readBytes !== entry.size) options.onWarning?.(`${entry.path} changed while it was read (${entry.size} → ${readBytes} bytes)`);
+        if (readBytes !== entry.size && entry.sizeUnknown !== true) options.onWarning?.(`${entry.path} changed while it was read (${entry.size} → ${readBytes} bytes)`);
         pending.read(chunkCount, readBytes === entry.size ? undefined : readBytes);
         stats.bytes += readBytes;
       }

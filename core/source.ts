@@ -18,6 +18,8 @@ export interface SourceEntry {
   readonly mtimeMs: number;
   readonly size: number;
   readonly inode?: number;
+  /** A stream whose length is known only once it is read (stdin): `size` is 0 until then, and no warning says it changed. */
+  readonly sizeUnknown?: boolean;
   /** The owner and group (numeric ids), where the source knows them. */
   readonly uid?: number;
   readonly gid?: number;

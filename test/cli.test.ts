@@ -64,6 +64,8 @@ test('--password-file, --stdin backup, --no-encrypt, and point selection errors'
   const data = pseudoRandomBytes(70_000, 9);
   const viaStdin = await runCli(['backup', '--stdin', '--stdin-name', 'db.sql', '--repo', repo, '--password-file', pwFile, '--kdf', TEST_KDF_FLAG, '--name', 'db', '--json'], { input: data });
   assert.is(viaStdin.code, 0, viaStdin.stderr);
+  assert.not.match(viaStdin.stderr, 'warning', 'standard input has no size to have changed from');
+  assert.equal(JSON.parse(viaStdin.stdout).warnings, []);
   const dumped = await runCli(['dump', 'latest', 'db.sql', '--name', 'db', '--repo', repo, '--password-file', pwFile]);
   assert.equal(dumped.stdoutBytes, data);
 

@@ -54,7 +54,7 @@ export function stdinSource(io: Io, name: string): Source {
     host: hostname(),
     sequential: true,
     async *entries() {
-      yield { path: name, type: 'file', mode: 0o600, mtimeMs: now, size: 0, open: async () => iterableReader(io.stdin()) };
+      yield { path: name, type: 'file', mode: 0o600, mtimeMs: now, size: 0, sizeUnknown: true, open: async () => iterableReader(io.stdin()) };
     },
   };
 }

@@ -1,6 +1,6 @@
 import { findFiles, type FindMatch } from '../../core/mod.ts';
 import { openRepository } from '../context.ts';
-import { formatTime } from '../format.ts';
+import { displayPath, formatTime } from '../format.ts';
 import type { Io } from '../io.ts';
 import { passwordResolver } from '../password.ts';
 import type { CommandSpec } from './spec.ts';
@@ -23,7 +23,7 @@ export async function runFind(options: FindOptions, io: Io): Promise<FindMatch[]
   if (options.json) {
     io.out(JSON.stringify(matches) + '\n');
   } else {
-    for (const m of matches) io.out(`${m.pointId.slice(0, 12)}  ${formatTime(m.createdAt)}  ${m.entry.path}${m.entry.type === 'dir' ? '/' : ''}\n`);
+    for (const m of matches) io.out(`${m.pointId.slice(0, 12)}  ${formatTime(m.createdAt)}  ${displayPath(m.entry.path)}${m.entry.type === 'dir' ? '/' : ''}\n`);
     if (matches.length === 0) io.err('no matches\n');
   }
   return matches;

@@ -1,6 +1,6 @@
 import { type FsiEntry, listDirectory, pointListing } from '../../core/mod.ts';
 import { openRepository } from '../context.ts';
-import { formatMode } from '../format.ts';
+import { displayPath, formatMode } from '../format.ts';
 import type { Io } from '../io.ts';
 import { passwordResolver } from '../password.ts';
 import type { CommandSpec } from './spec.ts';
@@ -28,7 +28,7 @@ export async function runLs(options: LsOptions, io: Io): Promise<FsiEntry[]> {
   } else {
     for (const e of entries) {
       const when = new Date(e.mtimeMs).toISOString().slice(0, 19).replace('T', ' ');
-      io.out(`${formatMode(e.type, 0o777).slice(0, 1)} ${String(e.size).padStart(12)}  ${when}  ${e.path}${e.type === 'dir' ? '/' : ''}\n`);
+      io.out(`${formatMode(e.type, 0o777).slice(0, 1)} ${String(e.size).padStart(12)}  ${when}  ${displayPath(e.path)}${e.type === 'dir' ? '/' : ''}\n`);
     }
   }
   return entries;

@@ -7,7 +7,7 @@ import { aesGcmCipher, checksumCipher, type ObjectCipher } from './crypto/cipher
 import { DEFAULT_KDF_PARAMS, derivePasswordHash, type KdfParams, SALT_BYTES, sameKdfParams } from './crypto/kdf.ts';
 import { derivePasswordKeys, newSecretKey, type PasswordKeys, wrapKey } from './crypto/keys.ts';
 import { sealStream } from './crypto/stream.ts';
-import { BunkerError, throwIfCancelled } from './errors.ts';
+import { BunkerError, type ErrorCode, isBunkerError, throwIfCancelled } from './errors.ts';
 import { bytesEqual, discard, randomBytes, randomId, toBase64 } from './format/bytes.ts';
 import { encodeDocument } from './format/document.ts';
 import type { KeySource, PasswordKeyResolver } from './key-resolver.ts';
@@ -33,6 +33,9 @@ const MAX_BATCH_ITEMS = 256;
 const PACK_WRITES_AT_ONCE = 3;
 /** Run index, manifest and FSI: zstd level 3 (FORMAT.md §4.3). */
 const METADATA_ZSTD_LEVEL = 3;
+
+/** What a parent's unreadable manifest or index is reported as: the run continues from an earlier point. */
+const PARENT_DAMAGE: ReadonlySet<ErrorCode> = new Set(['TAMPERED', 'NOT_FOUND', 'CORRUPTED_POINT', 'UNSAFE_PATH']);
 
 /** Files up to this size are read whole, several at once, ahead of the pipeline. */
 const SMALL_FILE_BYTES = 1024 * 1024;
@@ -177,15 +180,32 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
   let parentIndex = new ChunkIndex();
   let parentFiles = new ParentFiles();
   try {
-    parent = (await repo.listPoints(options.series)).at(-1);
-    checkEncryptionMatches(parent, options);
-    unlockedParent = parent ? await repo.unlock(parent, options.resolver) : undefined;
+    const points = await repo.listPoints(options.series);
+    checkEncryptionMatches(points.at(-1), options);
+    // The parent is the latest point whose manifest and indexes read. One damaged object must not
+    // stop every later backup of the series: the run goes on from an earlier point, so the
+    // damaged run is no part of the new point, and what it held is read and stored again.
+    let damage: BunkerError | undefined;
+    for (let i = points.length - 1; i >= 0 && parent === undefined; i--) {
+      const candidate = points[i]!;
+      const unlocked = await repo.unlock(candidate, options.resolver);
+      try {
+        ({ index: parentIndex, files: parentFiles } = await readParent(repo, unlocked));
+      } catch (error) {
+        if (!isBunkerError(error) || !PARENT_DAMAGE.has(error.code)) throw error;
+        damage ??= error;
+        options.onWarning?.(`point ${candidate.body.id.slice(0, 12)} of backup "${options.series}" cannot be read (${error.message}); ` +
+          `${i > 0 ? 'trying the one before it as the parent' : 'no earlier point to continue from'} (run "bunker check")`);
+        continue;
+      }
+      parent = candidate;
+      unlockedParent = unlocked;
+    }
+    // Not one point of the series reads: a new series under the same name would not share its keys.
+    if (damage !== undefined && parent === undefined) throw damage;
     keys = await runKeys(repo, unlockedParent, options);
     kms = options.kms === undefined || keys.encryption === 'none' ? undefined
       : await wrapPasswordHash(options.kms.client, { keyId: options.kms.keyId, hash: keys.hash!, repositoryId: repo.config.id, salt: keys.salt! }, options.kms);
-    if (unlockedParent) {
-      ({ index: parentIndex, files: parentFiles } = await readParent(repo, unlockedParent));
-    }
   } catch (error) {
     await sourceEntries.return?.(undefined);
     throw error;

@@ -283,6 +283,9 @@ test('HttpStorage keeps the Storage contract: put-if-absent, get, getRange (TAMP
   assert.equal(await storage.list('packs/'), ['packs/ab/ab0123', 'packs/cd/cd01']);
   await storage.delete(PACK);
   assert.is(await storage.has(PACK), false);
+  // Objects with no config are refused as a repository that lost its config (Repository.init).
+  await rejects(Repository.init(client(server, 'backup')), 'NOT_FOUND', 'objects and no config');
+  for (const key of ['packs/cd/cd01', 'index/0001']) await storage.delete(key);
   // A repository round-trips its config through it.
   const repo = await Repository.init(client(server, 'backup'));
   assert.equal((await Repository.open(client(server, 'read'))).config.id, repo.config.id);

@@ -393,6 +393,34 @@ test('check: a point whose index cannot be read counts as unreadable: the object
   assert.is(report.pointsUnreadable, 2);
 });
 
+test('a backup whose latest point cannot be read continues from the one before it, and its point restores exactly', async () => {
+  const options = { series: 'docs', encrypt: true, compressionLevel: 3, resolver: fixedResolver(PASSWORD), kdf: TEST_KDF } as const;
+  const pointB = await Repository.open(cloneStorage(base.storage)).then((repo) => repo.readPoint(base.b));
+  for (const key of [`trees/${base.b}`, `index/${pointB.body.run}`]) {
+    const storage = cloneStorage(base.storage);
+    storage.objects.set(key, flipByte(objectOf(storage, key), 40));
+    const repo = await Repository.open(storage);
+    const warnings: string[] = [];
+    const result = await backup(repo, memorySource(treeB), { ...options, onWarning: (m) => void warnings.push(m) });
+    assert.is(result.parentId, base.a, `${key}: parent`);
+    assert.is(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, `point ${base.b.slice(0, 12)} of backup "docs" cannot be read`);
+    assert.match(warnings[0]!, key);
+    const record = await repo.readPoint(result.pointId);
+    assert.not.ok(record.body.runs.includes(pointB.body.run), `${key}: the damaged run is no part of the new point`);
+    const sink = new MemorySink();
+    await restore(repo, await repo.unlock(record, fixedResolver(PASSWORD)), sink);
+    for (const entry of treeB) if (entry.type === 'file') assert.equal(sink.files.get(entry.path), entry.data, `${key}: ${entry.path}`);
+  }
+  // With no point of the series left that reads, the run stops with the damage, writing nothing.
+  const storage = cloneStorage(base.storage);
+  for (const id of [base.a, base.b]) storage.objects.set(`trees/${id}`, flipByte(objectOf(storage, `trees/${id}`), 40));
+  const before = [...storage.objects.keys()].sort();
+  const error = await backup(await Repository.open(storage), memorySource(treeB), options).then(() => undefined, (e: unknown) => e);
+  assert.is((error as BunkerError)?.code, 'TAMPERED');
+  assert.equal([...storage.objects.keys()].sort(), before);
+});
+
 test('a check stopped by a wrong password asks for no other point\'s password', async () => {
   let asked = 0;
   const resolver = new PasswordKeyResolver(async () => {

@@ -38,6 +38,12 @@ export interface CheckReport {
 
 export interface CheckOptions {
   readonly readData?: boolean;
+  /**
+   * Check only this backup's points (a repository whose backups have different passwords is
+   * checked one backup at a time). Objects are then not sorted into referenced and not: the
+   * other backups' points are not read. Point documents that cannot be read are reported still.
+   */
+  readonly series?: string;
   readonly resolver?: KeyResolver;
   readonly onProgress?: (message: string) => void;
   /** Aborting stops the check with CANCELLED (it writes nothing). */
@@ -66,7 +72,10 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
     problems.push({ code: error.code, message: error.message, ...(error.object === undefined ? {} : { object: error.object }) });
   };
   const referenced = new Set<string>(['config']);
-  const { points, errors } = await repo.listPointsTolerant();
+  const listed = await repo.listPointsTolerant();
+  const { errors } = listed;
+  const points = options.series === undefined ? listed.points : listed.points.filter((p) => p.body.series === options.series);
+  if (options.series !== undefined && points.length === 0) throw new BunkerError('NOT_FOUND', `no backup named ${JSON.stringify(options.series)} in this repository`);
   for (const { id, error } of errors) {
     referenced.add(pointKey(id));
     record(error);
@@ -235,7 +244,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions = 
     }
   }
   const unreferenced: string[] = [];
-  for (const prefix of ['points/', 'trees/', 'fsi/', 'index/', 'packs/']) {
+  for (const prefix of options.series === undefined ? ['points/', 'trees/', 'fsi/', 'index/', 'packs/'] : []) {
     for (const key of await repo.storage.list(prefix)) if (!referenced.has(key)) unreferenced.push(key);
   }
   return { isOk: problems.length === 0, points: points.length + errors.length, chunksChecked, bytesRead, problems, unreferenced, pointsUnreadable };

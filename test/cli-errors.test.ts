@@ -238,6 +238,24 @@ test('check with a point whose index is damaged: its packs are not called harmle
   assert.not.match(check.stdout, 'harmless');
 });
 
+test('check --name: a repository whose backups have different passwords is checked one backup at a time', async () => {
+  const repo = await copyRepo();
+  const other = await runCli(['backup', join(source, 'docs'), '--repo', repo, '--name', 'other', '--kdf', TEST_KDF_FLAG], { env: cleanEnv({ BUNKER_PASSWORD: 'another password' }) });
+  assert.is(other.code, 0, other.stderr);
+  const whole = await runCli(['check', '--repo', repo], { env: cleanEnv({ BUNKER_PASSWORD: PASSWORD }) });
+  assert.is(whole.code, 4, 'one password cannot open both');
+  for (const [name, password] of [['default', PASSWORD], ['other', 'another password']] as const) {
+    const one = await runCli(['check', '--read-data', '--repo', repo, '--name', name, '--json'], { env: cleanEnv({ BUNKER_PASSWORD: password }) });
+    assert.is(one.code, 0, `${name}: ${one.stderr}`);
+    const report = JSON.parse(one.stdout);
+    assert.equal([report.points, report.problems, report.unreferenced], [1, [], []], name);
+    assert.ok(report.chunksChecked > 0, `${name}: its data read`);
+  }
+  const unknown = await runCli(['check', '--repo', repo, '--name', 'nope'], { env: cleanEnv({ BUNKER_PASSWORD: PASSWORD }) });
+  assert.is(unknown.code, 3, unknown.stderr);
+  assert.match(unknown.stderr, 'no backup named "nope"');
+});
+
 test('a deleted manifest: exit 3 NOT_FOUND naming it; an unknown point: exit 3; a malformed point ref: exit 2', async () => {
   const repo = await copyRepo();
   await new DirectoryStorage(repo).delete(`trees/${pointId}`);

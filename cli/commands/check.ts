@@ -9,6 +9,7 @@ import type { CommandSpec } from './spec.ts';
 export interface CheckCliOptions {
   readonly repo?: string;
   readonly readData?: boolean;
+  readonly name?: string;
   readonly passwordFile?: string;
   readonly json?: boolean;
 }
@@ -17,6 +18,7 @@ export async function runCheck(options: CheckCliOptions, io: Io): Promise<CheckR
   const repo = await openRepository(options, io);
   const report = await checkRepository(repo, {
     readData: options.readData ?? false,
+    ...(options.name === undefined ? {} : { series: options.name }),
     resolver: passwordResolver(io, options.passwordFile),
     onProgress: (message) => {
       if (io.isInteractive) io.err(`\r\x1b[K${message}`);
@@ -45,6 +47,9 @@ export async function runCheck(options: CheckCliOptions, io: Io): Promise<CheckR
 export const checkCommand: CommandSpec = {
   command: 'check',
   describe: 'Verify the repository (--read-data also reads and authenticates every chunk)',
-  builder: (y) => y.option('read-data', { type: 'boolean', default: false, describe: 'read and verify all data' }),
+  builder: (y) =>
+    y
+      .option('read-data', { type: 'boolean', default: false, describe: 'read and verify all data' })
+      .option('name', { type: 'string', describe: 'check only this backup\'s points (one password at a time)' }),
   run: async (argv, io) => ((await runCheck(argv as CheckCliOptions, io)).isOk ? 0 : EXIT_CHECK_FAILED),
 };

@@ -340,7 +340,11 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
       const path = `${top.path}${sep}${name}`;
       const error = top.list.errors?.get(at);
       if (error !== undefined) {
-        warn(`cannot read ${path}: ${error.message}; skipped`);
+        // readdir gave the name with U+FFFD for bytes that are not UTF-8: no such name exists.
+        const isNotUtf8 = name.includes('\uFFFD') && (error as NodeJS.ErrnoException).code === 'ENOENT';
+        warn(isNotUtf8
+          ? `cannot back up ${path}: its name is not valid UTF-8, which a manifest cannot hold (rename it to back it up); skipped`
+          : `cannot read ${path}: ${error.message}; skipped`);
         continue;
       }
       const meta = childMeta(top.list.meta, at);

@@ -456,6 +456,14 @@ test('excludes skip matching names anywhere and matching paths', async () => {
   await backup(repo, await fsSource([src], { exclude: ['*.tmp', 'src/cache'] }), { series: 'd', encrypt: false, compressionLevel: 3 });
   const listing = await pointListing(repo, await repo.unlock(await repo.resolvePoint('latest'), undefined));
   assert.equal(listing.map((e) => e.path), ['src', 'src/deep', 'src/deep/cache', 'src/deep/cache/kept', 'src/keep.txt']);
+  // An absolute path (or pattern) under a root excludes what it names there.
+  await backup(repo, await fsSource([src], { exclude: [join(src, 'cache'), `${join(src, 'deep')}/*.tmp`] }), { series: 'abs', encrypt: false, compressionLevel: 3 });
+  const absolute = await pointListing(repo, await repo.unlock(await repo.resolvePoint('latest', 'abs'), undefined));
+  assert.equal(absolute.map((e) => e.path), ['src', 'src/deep', 'src/deep/cache', 'src/deep/cache/kept', 'src/keep.txt', 'src/x.tmp']);
+  // One under none of them is a mistake, said before anything is read.
+  const error = await fsSource([src], { exclude: ['/elsewhere/cache'] }).then(() => undefined, (e: unknown) => e);
+  assert.is((error as BunkerError)?.code, 'USAGE');
+  assert.match((error as Error).message, '--exclude /elsewhere/cache is an absolute path under none of the paths backed up');
 });
 
 test('times before 1970 restore: to the millisecond on Node (back to 1901), to the second on Deno, whatever path writes the entry', async () => {

@@ -166,6 +166,15 @@ async function readAll(path: string, size: number, into: Uint8Array | undefined)
   }
 }
 
+/** An absolute exclude pattern as a manifest path: the root it is under, by name, then the rest. */
+function underRoot(pattern: string, roots: readonly { name: string; path: string }[]): string {
+  for (const root of roots) {
+    if (pattern === root.path || pattern.startsWith(`${root.path}/`)) return root.name + pattern.slice(root.path.length);
+  }
+  throw new BunkerError('USAGE', `--exclude ${pattern} is an absolute path under none of the paths backed up; ` +
+    `give a path under one of them, or a pattern relative to them (${roots.map((r) => `${r.name}/…`).join(', ')})`);
+}
+
 export async function fsSource(paths: readonly string[], options: FsSourceOptions = {}): Promise<Source> {
   if (paths.length === 0) throw new BunkerError('USAGE', 'nothing to back up: give at least one PATH');
   const roots: { name: string; path: string }[] = [];
@@ -181,9 +190,11 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     if (roots.some((r) => r.name === name)) throw new BunkerError('USAGE', `two paths share the name "${name}"; back them up separately or under different --name`);
     roots.push({ name, path });
   }
-  const matchers = (options.exclude ?? []).map((pattern) =>
-    picomatch(pattern, { dot: true, basename: !pattern.includes('/'), windows: false }),
-  );
+  const matchers = (options.exclude ?? []).map((given) => {
+    // An absolute pattern names a place on this machine: it becomes the path the manifest has there.
+    const pattern = given.startsWith('/') ? underRoot(given, roots) : given;
+    return picomatch(pattern, { dot: true, basename: !pattern.includes('/'), windows: false });
+  });
   const isExcluded = (relative: string): boolean => matchers.some((m) => m(relative));
   const warn = options.onWarning ?? (() => undefined);
 

@@ -448,6 +448,27 @@ test('dump, ls and find read one point', async () => {
   assert.equal((await findFiles(repo, 'etc/sub/**', { resolver: fixedResolver(PASSWORD) })).map((m) => m.entry.path), ['etc/sub', 'etc/sub/b.conf', 'etc/sub/c.txt']);
 });
 
+test('a source given with a trailing slash that is a link is followed (as tar and rsync do); a restore target that is a link to a directory is used', async () => {
+  await using dir = await tempDir();
+  const real = join(dir.path, 'real');
+  await writeTree(real, { 'a.txt': 'alpha', 'sub/b.txt': 'beta' });
+  const link = join(dir.path, 'link');
+  symlinkSync(real, link);
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const paths = async (series: string) => (await repo.readManifest(await repo.unlock(await repo.resolvePoint('latest', series), undefined))).entries.map((e) => `${e.type} ${e.path}`);
+  await backup(repo, await fsSource([link]), { series: 'plain', encrypt: false, compressionLevel: 3 });
+  assert.equal(await paths('plain'), ['symlink link'], 'without the slash: the link itself');
+  await backup(repo, await fsSource([`${link}/`]), { series: 'slash', encrypt: false, compressionLevel: 3 });
+  assert.equal(await paths('slash'), ['dir link', 'file link/a.txt', 'dir link/sub', 'file link/sub/b.txt'], 'with it: what it points to, under its name');
+  const elsewhere = join(dir.path, 'elsewhere');
+  await mkdir(elsewhere);
+  const target = join(dir.path, 'target-link');
+  symlinkSync(elsewhere, target);
+  await restore(repo, await repo.unlock(await repo.resolvePoint('latest', 'slash'), undefined), new DirectoryRestoreSink(target));
+  assert.equal(await readFile(join(elsewhere, 'link', 'sub', 'b.txt'), 'utf8'), 'beta');
+  assert.ok(lstatSync(target).isSymbolicLink(), 'the target link is left as it was');
+});
+
 test('excludes skip matching names anywhere and matching paths', async () => {
   await using dir = await tempDir();
   const src = join(dir.path, 'src');

@@ -6,7 +6,7 @@
  * under directories we created, and existing directories in the target are lstat-checked.
  */
 import { chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, mkdirSync, openSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BunkerError } from '../errors.ts';
 import { discard, randomId } from '../format/bytes.ts';
@@ -123,8 +123,10 @@ export class DirectoryRestoreSink implements RestoreSink {
     return join(this.target, ...path.split('/'));
   }
 
+  // The target itself is followed when it is a link to a directory (as `cd` would); nothing
+  // inside it ever is.
   private async checkTarget(): Promise<boolean> {
-    const st = await lstatOrUndefined(this.target);
+    const st = await stat(this.target).catch((error: unknown) => (isErrno(error, 'ENOENT') ? undefined : Promise.reject(error)));
     if (st !== undefined && !st.isDirectory()) throw new BunkerError('USAGE', `restore target ${this.target} is not a directory`);
     return st !== undefined;
   }
@@ -198,7 +200,7 @@ export class DirectoryRestoreSink implements RestoreSink {
 
   async #begin(): Promise<void> {
     await mkdir(this.target, { recursive: true });
-    const st = await lstat(this.target);
+    const st = await stat(this.target);
     if (!st.isDirectory()) throw new BunkerError('USAGE', `restore target ${this.target} is not a directory`);
     await mkdir(this.staging, { mode: 0o700 });
     if (this.useWriterThread) this.writer = new FileWriterThread();

@@ -119,6 +119,10 @@ function closeFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.close(fd, (error) => (error ? reject(error) : resolve())));
 }
 
+function statFollowing(path: string): Promise<fs.BigIntStats> {
+  return new Promise((resolve, reject) => fs.stat(path, { bigint: true }, (error, st) => (error ? reject(error) : resolve(st))));
+}
+
 function readdirNames(path: string): Promise<string[]> {
   return new Promise((resolve, reject) => fs.readdir(path, (error, names) => (error ? reject(error) : resolve(names))));
 }
@@ -177,7 +181,7 @@ function underRoot(pattern: string, roots: readonly { name: string; path: string
 
 export async function fsSource(paths: readonly string[], options: FsSourceOptions = {}): Promise<Source> {
   if (paths.length === 0) throw new BunkerError('USAGE', 'nothing to back up: give at least one PATH');
-  const roots: { name: string; path: string }[] = [];
+  const roots: { name: string; path: string; follow: boolean }[] = [];
   for (const given of paths) {
     const path = resolve(given);
     try {
@@ -188,7 +192,8 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     const name = basename(path);
     if (name === '') throw new BunkerError('USAGE', `cannot back up the file-system root "/" itself; name the directories under it`);
     if (roots.some((r) => r.name === name)) throw new BunkerError('USAGE', `two paths share the name "${name}"; back them up separately or under different --name`);
-    roots.push({ name, path });
+    // A trailing slash asks for what a link points to, as with tar, rsync and ls.
+    roots.push({ name, path, follow: given.endsWith('/') });
   }
   const matchers = (options.exclude ?? []).map((given) => {
     // An absolute pattern names a place on this machine: it becomes the path the manifest has there.
@@ -377,7 +382,7 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
           if (isExcluded(root.name)) continue;
           let meta: Meta;
           try {
-            meta = metaOf(await lstat(root.path));
+            meta = metaOf(await (root.follow ? statFollowing : lstat)(root.path));
           } catch (error) {
             warn(`cannot read ${root.path}: ${(error as Error).message}; skipped`);
             continue;

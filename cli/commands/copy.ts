@@ -74,7 +74,7 @@ export async function runCopy(options: CopyCliOptions, io: Io): Promise<CopyResu
     else {
       const s = result.stats;
       io.out(`copied point ${point.id.slice(0, 12)} to ${result.pointId.slice(0, 12)} (backup "${result.series}")\n` +
-        `  ${s.files} files, ${formatBytes(s.bytes)}; ${formatBytes(s.bytesAdded)} new in the target (the rest was there already), in ${formatDuration(s.durationMs)}\n`);
+        `  ${s.files} files, ${formatBytes(s.bytes)}; ${formatBytes(s.bytesAdded)} stored in the target (after compression, and dedup against what it held), in ${formatDuration(s.durationMs)}\n`);
     }
     return result;
   } finally {

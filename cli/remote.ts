@@ -13,6 +13,8 @@ export function isRemoteLocation(location: string | undefined): location is stri
 
 export async function apiToken(options: { token?: string | undefined }, io: Io): Promise<string> {
   let token = options.token;
+  // Other users of the machine see a process's arguments (ps): say so, once, where it is used.
+  if (token !== undefined) io.err('warning: --token is visible to other users of this machine (ps); prefer BUNKER_TOKEN_FILE\n');
   if (token === undefined && io.env.BUNKER_TOKEN_FILE) {
     token = (await readFile(io.env.BUNKER_TOKEN_FILE, 'utf8').catch(() => {
       throw new BunkerError('USAGE', 'cannot read BUNKER_TOKEN_FILE');

@@ -4,7 +4,8 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { displayPath, formatBytes, formatRate } from '../cli/format.ts';
-import { runCli, tempDir, TEST_KDF_FLAG } from './helpers.ts';
+import { apiToken } from '../cli/remote.ts';
+import { memoryIo, runCli, tempDir, TEST_KDF_FLAG } from './helpers.ts';
 
 test('sizes and rates: whole bytes below a KiB, two or one decimals above', () => {
   assert.is(formatBytes(0), '0 B');
@@ -42,6 +43,18 @@ test('ls and find print a name with a newline or an escape sequence escaped on o
     const json = await runCli([...args, '--json'], { env });
     assert.match(json.stdout, JSON.stringify(`src/${evil}`).slice(1, -1), `${args[0]} --json`);
   }
+});
+
+test('--token on the command line draws a warning (other users see arguments), without the token; BUNKER_TOKEN_FILE does not', async () => {
+  const given = memoryIo();
+  assert.is(await apiToken({ token: 'secret-token-value' }, given), 'secret-token-value');
+  assert.match(given.stderr, 'warning: --token is visible to other users of this machine (ps); prefer BUNKER_TOKEN_FILE');
+  assert.not.match(given.stderr, 'secret-token-value');
+  await using dir = await tempDir();
+  await writeFile(join(dir.path, 't'), 'from-a-file\n');
+  const fromFile = memoryIo({ BUNKER_TOKEN_FILE: join(dir.path, 't') });
+  assert.is(await apiToken({}, fromFile), 'from-a-file');
+  assert.is(fromFile.stderr, '');
 });
 
 test.run();

@@ -112,6 +112,7 @@ export class Repository {
 
   /** Creates a repository; ALREADY_EXISTS if one is there. */
   static async init(storage: Storage, options: Parameters<typeof newRepositoryConfig>[0] = {}): Promise<Repository> {
+    if (await storage.has(CONFIG_KEY)) throw new BunkerError('ALREADY_EXISTS', `a repository already exists at ${storage.location}`);
     // A repository whose config went missing still holds its points and packs: a new config
     // there (another id, other keys for new series) would make every old point unreadable.
     for (const prefix of ['points/', 'trees/', 'index/', 'packs/', 'fsi/']) {

@@ -133,6 +133,10 @@ test('a repository whose config is gone: backup and init refuse (exit 3) instead
     assert.not.match(result.stderr, 'created a new repository');
     assert.equal(await snapshotTree(repo), before, `${args[0]}: nothing written`);
   }
+  // A repository whole and well: init says it exists.
+  const again = await runCli(['init', '--repo', baseRepo, '--json'], { env: cleanEnv() });
+  assert.is(again.code, 11, again.stderr);
+  assert.is(JSON.parse(again.stdout).error.code, 'ALREADY_EXISTS');
 });
 
 test('no password, stdin closed and no terminal: exit 5 PASSWORD_REQUIRED, nothing written', async () => {

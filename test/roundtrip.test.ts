@@ -481,6 +481,13 @@ test('excludes skip matching names anywhere and matching paths', async () => {
   await backup(repo, await fsSource([src], { exclude: [join(src, 'cache'), `${join(src, 'deep')}/*.tmp`] }), { series: 'abs', encrypt: false, compressionLevel: 3 });
   const absolute = await pointListing(repo, await repo.unlock(await repo.resolvePoint('latest', 'abs'), undefined));
   assert.equal(absolute.map((e) => e.path), ['src', 'src/deep', 'src/deep/cache', 'src/deep/cache/kept', 'src/keep.txt', 'src/x.tmp']);
+  // A root itself, written as an absolute path, is that root, not its name anywhere; a trailing
+  // slash or a doubled one changes nothing.
+  const other = join(dir.path, 'other');
+  await writeTree(other, { 'src/nested.txt': 'n' });
+  await backup(repo, await fsSource([src, other], { exclude: [`${join(src, 'deep')}/`, `${dir.path}//src`] }), { series: 'roots', encrypt: false, compressionLevel: 3 });
+  const roots = await pointListing(repo, await repo.unlock(await repo.resolvePoint('latest', 'roots'), undefined));
+  assert.equal(roots.map((e) => e.path), ['other', 'other/src', 'other/src/nested.txt']);
   // One under none of them is a mistake, said before anything is read.
   const error = await fsSource([src], { exclude: ['/elsewhere/cache'] }).then(() => undefined, (e: unknown) => e);
   assert.is((error as BunkerError)?.code, 'USAGE');

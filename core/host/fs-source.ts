@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, resolve, sep } from 'node:path';
+import { basename, posix, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { BunkerError } from '../errors.ts';
 import type { FileReader, Source, SourceEntry } from '../source.ts';
@@ -171,11 +171,13 @@ async function readAll(path: string, size: number, into: Uint8Array | undefined)
 }
 
 /** An absolute exclude pattern as a manifest path: the root it is under, by name, then the rest. */
-function underRoot(pattern: string, roots: readonly { name: string; path: string }[]): string {
+function underRoot(given: string, roots: readonly { name: string; path: string }[]): string {
+  // As the roots are: no doubled or trailing slashes, no "." components (tab completion adds a slash).
+  const pattern = posix.normalize(given).replace(/(.)\/+$/, '$1');
   for (const root of roots) {
     if (pattern === root.path || pattern.startsWith(`${root.path}/`)) return root.name + pattern.slice(root.path.length);
   }
-  throw new BunkerError('USAGE', `--exclude ${pattern} is an absolute path under none of the paths backed up; ` +
+  throw new BunkerError('USAGE', `--exclude ${given} is an absolute path under none of the paths backed up; ` +
     `give a path under one of them, or a pattern relative to them (${roots.map((r) => `${r.name}/…`).join(', ')})`);
 }
 
@@ -196,9 +198,10 @@ export async function fsSource(paths: readonly string[], options: FsSourceOption
     roots.push({ name, path, follow: given.endsWith('/') });
   }
   const matchers = (options.exclude ?? []).map((given) => {
-    // An absolute pattern names a place on this machine: it becomes the path the manifest has there.
-    const pattern = given.startsWith('/') ? underRoot(given, roots) : given;
-    return picomatch(pattern, { dot: true, basename: !pattern.includes('/'), windows: false });
+    // An absolute pattern names a place on this machine: it becomes the path the manifest has
+    // there, matched as a whole path (a root's own name must not match that name everywhere).
+    if (given.startsWith('/')) return picomatch(underRoot(given, roots), { dot: true, basename: false, windows: false });
+    return picomatch(given, { dot: true, basename: !given.includes('/'), windows: false });
   });
   const isExcluded = (relative: string): boolean => matchers.some((m) => m(relative));
   const warn = options.onWarning ?? (() => undefined);

@@ -39,12 +39,10 @@ export function formatMode(type: string, mode: number): string {
 /**
  * A path for a terminal: control characters (a newline, an escape sequence) are shown escaped,
  * so a file's name can neither forge a line of a listing nor drive the terminal. --json output
- * keeps names as they are; a name without control characters is shown as it is.
+ * keeps names as they are.
  */
 export function displayPath(path: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (!/[\u0000-\u001f\u007f-\u009f]/.test(path)) return path;
-  // Backslashes too, then: "a\\nb" and a name with a newline must not look alike.
+  // Backslashes too: "a\\nb" and a name with a newline must not look alike.
   // eslint-disable-next-line no-control-regex
   return path.replace(/[\u0000-\u001f\u007f-\u009f\\]/g, (c) => {
     if (c === '\\') return '\\\\';

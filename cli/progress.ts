@@ -1,5 +1,5 @@
 /** A one-line progress display on stderr, redrawn at most 10 times a second, only on a terminal. */
-import { formatBytes, formatDuration, formatRate } from './format.ts';
+import { displayPath, formatBytes, formatDuration, formatRate } from './format.ts';
 import type { Io } from './io.ts';
 
 export class ProgressLine {
@@ -25,7 +25,7 @@ export class ProgressLine {
       if (fraction > 0.01) line += `, ETA ${formatDuration(Math.round((elapsed / fraction) * (1 - fraction)))}`;
     }
     line += `, ${formatRate(state.bytes, elapsed)}`;
-    if (state.label) line += `  ${state.label}`;
+    if (state.label) line += `  ${displayPath(state.label)}`;
     const width = 100;
     this.io.err(`\r\x1b[K${line.length > width ? line.slice(0, width - 1) + '…' : line}`);
     this.isDrawn = true;

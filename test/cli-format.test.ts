@@ -16,9 +16,11 @@ test('sizes and rates: whole bytes below a KiB, two or one decimals above', () =
   assert.is(formatRate(5, 0), '-');
 });
 
-test('displayPath escapes control characters, and then backslashes; other names are shown as they are', () => {
+test('displayPath escapes control characters and backslashes; other names are shown as they are', () => {
   assert.is(displayPath('etc/hosts'), 'etc/hosts');
-  assert.is(displayPath('a\\b é 😀'), 'a\\b é 😀');
+  assert.is(displayPath('é 😀'), 'é 😀');
+  assert.is(displayPath('a\\b'), 'a\\\\b');
+  assert.is.not(displayPath('a\\nb'), displayPath('a\nb'));
   assert.is(displayPath('fake\n-  99999  esc'), 'fake\\n-  99999  esc');
   assert.is(displayPath('x\u001b[31mred\\'), 'x\\x1b[31mred\\\\');
   assert.is(displayPath('tab\there\r\u007f\u0085'), 'tab\\there\\r\\x7f\\x85');

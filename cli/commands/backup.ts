@@ -5,7 +5,7 @@ import { iterableReader } from '../../core/source.ts';
 import { hostname } from 'node:os';
 import type { Catalog } from '../../core/catalog/catalog.ts';
 import { openProductCatalog, openRepository, repositoryPath } from '../context.ts';
-import { formatBytes, formatDuration, formatRate } from '../format.ts';
+import { displayPath, formatBytes, formatDuration, formatRate } from '../format.ts';
 import type { Io } from '../io.ts';
 import { parseKdfOption } from '../kdf-option.ts';
 import { kmsBackupOption } from '../kms.ts';
@@ -122,14 +122,14 @@ async function backupWith(
   let holding = true;
   const release = () => {
     holding = false;
-    for (const message of held.splice(0)) io.err(`warning: ${message}\n`);
+    for (const message of held.splice(0)) io.err(`warning: ${displayPath(message)}\n`);
   };
   // Every warning is also in the --json answer: a script sees what the point lacks.
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
     if (holding) held.push(message);
-    else io.err(`warning: ${message}\n`);
+    else io.err(`warning: ${displayPath(message)}\n`);
   };
   const source = options.stdin
     ? stdinSource(io, options.stdinName ?? 'stdin')

@@ -1,7 +1,7 @@
 import { namedBackupPassword } from '../../core/catalog/named-passwords.ts';
 import { BunkerError, copyPoint, type CopyResult, parseCompression } from '../../core/mod.ts';
 import { openProductCatalog, openRepository, repositoryPath } from '../context.ts';
-import { formatBytes, formatDuration } from '../format.ts';
+import { displayPath, formatBytes, formatDuration } from '../format.ts';
 import type { Io } from '../io.ts';
 import { parseKdfOption } from '../kdf-option.ts';
 import { kmsBackupOption } from '../kms.ts';
@@ -60,7 +60,7 @@ export async function runCopy(options: CopyCliOptions, io: Io): Promise<CopyResu
       ...(passwordHash ? { passwordHash } : {}),
       ...(kms ? { kms } : {}),
       onProgress: (p) => progress.update({ files: p.files, bytes: p.bytesRead + p.bytesSkipped, label: p.currentPath }),
-      onWarning: (message) => io.err(`warning: ${message}\n`),
+      onWarning: (message) => io.err(`warning: ${displayPath(message)}\n`),
     });
     progress.done();
     if (catalog !== undefined && passwordHash !== undefined) {

@@ -18,7 +18,7 @@ export async function runFind(options: FindOptions, io: Io): Promise<FindMatch[]
   const matches = await findFiles(repo, options.pattern, {
     ...(options.name === undefined ? {} : { series: options.name }),
     resolver: passwordResolver(io, options.passwordFile),
-    onWarning: (message) => io.err(`warning: ${message}\n`),
+    onWarning: (message) => io.err(`warning: ${displayPath(message)}\n`),
   });
   if (options.json) {
     io.out(JSON.stringify(matches) + '\n');

@@ -18,7 +18,7 @@ export interface LsOptions {
 export async function runLs(options: LsOptions, io: Io): Promise<FsiEntry[]> {
   const repo = await openRepository(options, io);
   const point = await repo.unlock(await repo.resolvePoint(options.point, options.name), passwordResolver(io, options.passwordFile));
-  const listing = await pointListing(repo, point, (message) => io.err(`warning: ${message}\n`));
+  const listing = await pointListing(repo, point, (message) => io.err(`warning: ${displayPath(message)}\n`));
   const prefix = (options.path ?? '').replace(/^\/+|\/+$/g, '');
   const entries = options.recursive
     ? listing.filter((e) => prefix === '' || e.path === prefix || e.path.startsWith(prefix + '/'))

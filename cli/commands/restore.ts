@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { restore, type RestoreResult } from '../../core/mod.ts';
 import { DirectoryRestoreSink } from '../../core/host/fs-restore-sink.ts';
 import { openRepository } from '../context.ts';
-import { formatBytes, formatDuration, formatRate } from '../format.ts';
+import { displayPath, formatBytes, formatDuration, formatRate } from '../format.ts';
 import type { Io } from '../io.ts';
 import { passwordResolver } from '../password.ts';
 import { ProgressLine } from '../progress.ts';
@@ -30,7 +30,7 @@ export async function runRestore(options: RestoreCliOptions, io: Io): Promise<Re
   const warnings: string[] = [];
   const onWarning = (message: string): void => {
     warnings.push(message);
-    io.err(`warning: ${message}\n`);
+    io.err(`warning: ${displayPath(message)}\n`);
   };
   const result = await restore(repo, point, new DirectoryRestoreSink(target, { onWarning }), {
     ...(options.include && options.include.length > 0 ? { include: options.include } : {}),

@@ -186,9 +186,18 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     // stop every later backup of the series: the run goes on from an earlier point, so the
     // damaged run is no part of the new point, and what it held is read and stored again.
     let damage: BunkerError | undefined;
+    let latest: UnlockedPoint | undefined;
     for (let i = points.length - 1; i >= 0 && parent === undefined; i--) {
       const candidate = points[i]!;
-      const unlocked = await repo.unlock(candidate, options.resolver);
+      let unlocked: UnlockedPoint;
+      try {
+        unlocked = await repo.unlock(candidate, options.resolver);
+      } catch (error) {
+        // An earlier point under a password since changed: the damage is the problem to report.
+        if (damage !== undefined && isBunkerError(error) && (error.code === 'WRONG_PASSWORD' || error.code === 'PASSWORD_REQUIRED')) throw damage;
+        throw error;
+      }
+      latest ??= unlocked;
       try {
         ({ index: parentIndex, files: parentFiles } = await readParent(repo, unlocked));
       } catch (error) {
@@ -203,7 +212,9 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     }
     // Not one point of the series reads: a new series under the same name would not share its keys.
     if (damage !== undefined && parent === undefined) throw damage;
-    keys = await runKeys(repo, unlockedParent, options);
+    // The password is the latest point's, though the runs are the parent's: a fallback must not
+    // take the series back to a password it has since changed from.
+    keys = await runKeys(repo, unlockedParent, options, latest);
     kms = options.kms === undefined || keys.encryption === 'none' ? undefined
       : await wrapPasswordHash(options.kms.client, { keyId: options.kms.keyId, hash: keys.hash!, repositoryId: repo.config.id, salt: keys.salt! }, options.kms);
   } catch (error) {
@@ -597,7 +608,7 @@ function checkEncryptionMatches(parent: PointRecord | undefined, options: Backup
   }
 }
 
-async function runKeys(repo: Repository, parent: UnlockedPoint | undefined, options: BackupOptions): Promise<RunKeys> {
+async function runKeys(repo: Repository, parent: UnlockedPoint | undefined, options: BackupOptions, passwordFrom: UnlockedPoint | undefined = parent): Promise<RunKeys> {
   if (!options.encrypt) {
     return { encryption: 'none', cipher: checksumCipher, series: await seriesContext(repo.config, undefined), parentRuns: parent?.record.body.runs ?? [], parentDataKeys: new Map(), keySource: 'none' };
   }
@@ -605,13 +616,14 @@ async function runKeys(repo: Repository, parent: UnlockedPoint | undefined, opti
   if (options.resolver === undefined && given === undefined) throw new Error('internal error: encrypted backup without a key resolver');
   const dek = newSecretKey();
   if (parent !== undefined) {
-    const parentSalt = parent.record.salt!;
-    const parentKdf = parent.record.body.encryption!.kdf;
+    const latest = passwordFrom ?? parent;
+    const parentSalt = latest.record.salt!;
+    const parentKdf = latest.record.body.encryption!.kdf;
     const isSamePassword = given === undefined || (bytesEqual(given.salt, parentSalt) && sameKdfParams(given.kdf, parentKdf));
     return {
       encryption: 'password', cipher: await aesGcmCipher(dek), dek,
       ...(isSamePassword
-        ? { passwordKeys: parent.passwordKeys!, hash: parent.passwordHash!, salt: parentSalt, kdf: parentKdf, keySource: parent.keySource }
+        ? { passwordKeys: latest.passwordKeys!, hash: latest.passwordHash!, salt: parentSalt, kdf: parentKdf, keySource: latest.keySource }
         // Another password than the parent's: same M and DEKs, wrapped under the new KEK (pointEncryption).
         : { passwordKeys: await derivePasswordKeys(given.hash), hash: given.hash, salt: given.salt, kdf: given.kdf, keySource: given.source }),
       masterSecret: parent.masterSecret!, series: parent.series, parentRuns: parent.record.body.runs, parentDataKeys: parent.dataKeys,

@@ -97,6 +97,29 @@ test('rotation: new salt, same M (dedup survives), both points restore from the 
   catalog.close();
 });
 
+test('a backup that falls back past a damaged point keeps the series\' current password, not the older point\'s', async () => {
+  await using dir = await tempDir();
+  const catalog = (await openCatalog(dir.path, { create: true }))!;
+  await catalog.createPassword({ name: 'main', purpose: 'backup', version: await derivePasswordVersion('old password', TEST_KDF) });
+  const { repo, storage } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  const options = { series: 's', encrypt: true, compressionLevel: 3 } as const;
+  const first = await backup(repo, memorySource(FIRST), { ...options, resolver: catalogOnly(catalog), passwordHash: await named(catalog, 'main') });
+  await catalog.rotatePassword('main', 'new password');
+  const second = await backup(repo, memorySource(SECOND), { ...options, resolver: catalogOnly(catalog), passwordHash: await named(catalog, 'main') });
+  const manifest = storage.objects.get(`trees/${second.pointId}`)!.slice();
+  manifest[40] = manifest[40]! ^ 1;
+  storage.objects.set(`trees/${second.pointId}`, manifest);
+  // No password given: the catalog opens both points, and the run falls back to the first.
+  const warnings: string[] = [];
+  const third = await backup(repo, memorySource(SECOND), { ...options, resolver: catalogOnly(catalog), onWarning: (m) => void warnings.push(m) });
+  assert.is(third.parentId, first.pointId);
+  assert.is(warnings.length, 1);
+  assert.equal((await repo.readPoint(third.pointId)).salt, (await repo.readPoint(second.pointId)).salt, 'the new password\'s salt');
+  assert.equal((await restored(repo, third.pointId, fixedResolver('new password'))).get('d/note'), new TextEncoder().encode('two'));
+  await expectCode('WRONG_PASSWORD', () => restored(repo, third.pointId, fixedResolver('old password')));
+  catalog.close();
+});
+
 test('a series started with a typed password continues under a named one: the parent is unlocked by prompt once, then re-keyed', async () => {
   await using dir = await tempDir();
   const catalog = (await openCatalog(dir.path, { create: true }))!;

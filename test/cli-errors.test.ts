@@ -8,6 +8,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { chmodSync, chownSync, lstatSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Repository } from '../core/mod.ts';
@@ -17,7 +19,7 @@ import { DirectoryStorage } from '../core/host/directory-storage.ts';
 import { CONFIG_MAGIC } from '../core/repo/config.ts';
 import { POINT_MAGIC } from '../core/repo/recovery-point.ts';
 import { loadWasmFromPackages } from '../wasm/packages.ts';
-import { fixedResolver, pseudoRandomBytes, runCli, tempDir, TEST_KDF_FLAG } from './helpers.ts';
+import { fixedResolver, pseudoRandomBytes, ROOT, RUNTIME, runCli, tempDir, TEST_KDF_FLAG } from './helpers.ts';
 import { documentBody, flipByte, snapshotTree } from './bad-input-kit.ts';
 
 const PASSWORD = 'the right password';
@@ -258,6 +260,33 @@ test('check --name: a repository whose backups have different passwords is check
   const unknown = await runCli(['check', '--repo', repo, '--name', 'nope'], { env: cleanEnv({ BUNKER_PASSWORD: PASSWORD }) });
   assert.is(unknown.code, 3, unknown.stderr);
   assert.match(unknown.stderr, 'no backup named "nope"');
+});
+
+test('owners the system refuses (a user namespace that maps no uid 4321): the restore completes, says so, and drops set-id bits', async () => {
+  // Needs root to give the source files away, and unshare(1) for a namespace where root cannot.
+  assert.is(process.geteuid?.(), 0, 'this test runs as root (CI does)');
+  const probe = spawnSync('unshare', ['--user', '--map-root-user', 'true']);
+  assert.is(probe.status, 0, `unshare --user is needed: ${String(probe.stderr)}`);
+  const src = join(work.path, 'owned-src');
+  await mkdir(join(src, 'd'), { recursive: true });
+  await writeFile(join(src, 'd', 'tool'), 'x');
+  chownSync(join(src, 'd', 'tool'), 4321, 4321);
+  chmodSync(join(src, 'd', 'tool'), 0o4755);
+  chownSync(join(src, 'd'), 4321, 4321);
+  const repo = join(work.path, 'owned-repo');
+  const made = await runCli(['backup', src, '--repo', repo, '--no-encrypt'], { env: cleanEnv() });
+  assert.is(made.code, 0, made.stderr);
+  const target = join(work.path, 'owned-target');
+  const bin = join(ROOT, 'node_modules', '.bin', RUNTIME);
+  const cli = join(ROOT, 'cli', 'main.ts');
+  const run = spawnSync('unshare', ['--user', '--map-root-user', bin, ...(RUNTIME === 'deno' ? ['run', '-A', '--quiet'] : []), cli, 'restore', 'latest', '--repo', repo, '--target', target, '--json'], { env: { ...process.env, BUNKER_HOME: join(work.path, 'home') }, encoding: 'utf8' });
+  assert.is(run.status, 0, run.stderr);
+  const answer = JSON.parse(run.stdout);
+  assert.is(answer.warnings.length, 1, run.stderr);
+  assert.match(answer.warnings[0], /^2 entries could not be given the recorded owner \(EINVAL: /);
+  const tool = lstatSync(join(target, 'owned-src', 'd', 'tool'));
+  assert.is(tool.mode & 0o7777, 0o755, 'no set-user-id bit on a file left to root');
+  assert.equal(readFileSync(join(target, 'owned-src', 'd', 'tool'), 'utf8'), 'x');
 });
 
 test('a deleted manifest: exit 3 NOT_FOUND naming it; an unknown point: exit 3; a malformed point ref: exit 2', async () => {

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { mkdir, readdir, writeFile, utimes, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { lstatSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, symlinkSync } from 'node:fs';
 import { backup, BunkerError, bytesReader, dumpFile, findFiles, listDirectory, pointListing, restore, type Source, type SourceEntry } from '../core/mod.ts';
 import { toHex } from '../core/format/bytes.ts';
 import { racyFrom } from '../core/backup.ts';
@@ -390,6 +390,45 @@ test('owners: recorded from the file system; a restore as root gives them back w
     assert.equal(warnings.length, asRoot ? 1 : 0, warnings.join('\n'));
     if (asRoot) assert.match(warnings[0]!, /^2 files have set-user-id or set-group-id bits and no recorded owner/);
   }
+});
+
+test('as root: a target another user can change is refused; a set-group-id target does not pass its group to entries recorded as root\'s', async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, 'src');
+  await writeTree(src, { 'd/f': 'x' });
+  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
+  await backup(repo, await fsSource([src]), { series: 's', encrypt: false, compressionLevel: 3 });
+  const point = await repo.unlock(await repo.resolvePoint('latest'), undefined);
+  const asRoot = process.geteuid!() === 0;
+  const theirs = join(dir.path, 'theirs');
+  await mkdir(theirs);
+  const groupWritable = join(dir.path, 'group-writable');
+  await mkdir(groupWritable);
+  const merged = join(dir.path, 'merged');
+  await mkdir(join(merged, 'src'), { recursive: true });
+  if (asRoot) {
+    chownSync(theirs, 4321, 4321);
+    chownSync(groupWritable, 0, 4321);
+    chmodSync(groupWritable, 0o775);
+    chownSync(join(merged, 'src'), 4321, 4321);
+  }
+  for (const target of [theirs, groupWritable, merged]) {
+    const error = await restore(repo, point, new DirectoryRestoreSink(target)).then(() => undefined, (e: unknown) => e);
+    if (asRoot) {
+      assert.is((error as BunkerError)?.code, 'USAGE', target);
+      assert.match((error as Error).message, 'can be changed by another user');
+      assert.equal((await readdir(target)).filter((n) => n !== 'src'), [], `${target}: nothing written`);
+    } else {
+      assert.is(error, undefined, `${target}: a restore by its own user`);
+    }
+  }
+  // Set-group-id, not group-writable: entries recorded as root's come back root's, not the group's.
+  const setgid = join(dir.path, 'setgid');
+  await mkdir(setgid);
+  if (asRoot) chownSync(setgid, 0, 4321);
+  chmodSync(setgid, 0o2755);
+  await restore(repo, point, new DirectoryRestoreSink(setgid));
+  for (const path of ['src', 'src/d', 'src/d/f']) assert.is(lstatSync(join(setgid, path)).gid, process.getegid!(), path);
 });
 
 test('a target the system refuses is TARGET_FAILED, naming the target and the reason, with nothing left behind', async () => {

@@ -18,9 +18,25 @@ export type WriteOp =
 export type Owner = readonly [uid: number, gid: number];
 
 export type WriterRequest = { id: number; ops: WriteOp[] };
-export type WriterReply = { id: number; error?: { message: string; code?: string; path: string } };
+export type WriterReply = { id: number; error?: { message: string; code?: string; path: string }; ownersRefused?: { count: number; code: string } };
 
 const FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** Owners the system refused in the batch being applied (EPERM, EINVAL): counted, not fatal. */
+let refused: { count: number; code: string } | undefined;
+
+/** Whether the owner was set; a refusal is counted, and the caller then drops set-id bits. */
+function chown(set: () => void): boolean {
+  try {
+    set();
+    return true;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'EPERM' && code !== 'EINVAL') throw error;
+    refused = { count: (refused?.count ?? 0) + 1, code };
+    return false;
+  }
+}
 
 function writeFile(file: Extract<WriteOp, { kind: 'file' }>): void {
   const fd = openSync(file.path, FLAGS, 0o600);
@@ -31,8 +47,9 @@ function writeFile(file: Extract<WriteOp, { kind: 'file' }>): void {
     }
     // Through the descriptor: no second path lookup, nothing that could follow a link. The owner
     // first: a change of owner clears the set-user-id and set-group-id bits the mode then sets.
-    if (file.owner) fchownSync(fd, file.owner[0], file.owner[1]);
-    fchmodSync(fd, file.mode);
+    const owner = file.owner;
+    const owned = owner === undefined || chown(() => fchownSync(fd, owner[0], owner[1]));
+    fchmodSync(fd, owned ? file.mode : file.mode & ~0o6000);
     futimesSync(fd, file.time, file.time);
   } finally {
     closeSync(fd);
@@ -45,7 +62,8 @@ function apply(op: WriteOp): void {
   if (op.kind === 'file') return writeFile(op);
   if (op.kind === 'dir') return void mkdirSync(op.path, { mode: 0o700 });
   symlinkSync(op.target, op.path);
-  if (op.owner) lchownSync(op.path, op.owner[0], op.owner[1]);
+  const owner = op.owner;
+  if (owner) chown(() => lchownSync(op.path, owner[0], owner[1]));
   try {
     lutimesSync(op.path, op.time, op.time);
   } catch {
@@ -54,6 +72,7 @@ function apply(op: WriteOp): void {
 }
 
 parentPort!.on('message', (request: WriterRequest) => {
+  refused = undefined;
   for (const op of request.ops) {
     try {
       apply(op);
@@ -63,5 +82,5 @@ parentPort!.on('message', (request: WriterRequest) => {
       return;
     }
   }
-  parentPort!.postMessage({ id: request.id } satisfies WriterReply);
+  parentPort!.postMessage({ id: request.id, ...(refused ? { ownersRefused: refused } : {}) } satisfies WriterReply);
 });

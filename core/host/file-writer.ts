@@ -24,6 +24,8 @@ export class FileWriterThread {
   private nextId = 1;
   private readonly inFlight = new Map<number, { resolve(): void; promise: Promise<void> }>();
   private failure: Error | undefined;
+  /** Owners the system refused (counted by the thread, not fatal), with the first reason. */
+  ownersRefused: { count: number; code: string } | undefined;
   /** The batch each directory goes out in, until that batch is written. */
   private readonly directoryBatch = new Map<string, number>();
   private readonly batchDirectories = new Map<number, string[]>();
@@ -36,6 +38,7 @@ export class FileWriterThread {
       this.inFlight.delete(reply.id);
       for (const path of this.batchDirectories.get(reply.id) ?? []) this.directoryBatch.delete(path);
       this.batchDirectories.delete(reply.id);
+      if (reply.ownersRefused) this.ownersRefused = { count: (this.ownersRefused?.count ?? 0) + reply.ownersRefused.count, code: this.ownersRefused?.code ?? reply.ownersRefused.code };
       if (reply.error) {
         this.failure ??= Object.assign(new Error(`${reply.error.message} (${reply.error.path})`), reply.error.code ? { code: reply.error.code } : {});
       }

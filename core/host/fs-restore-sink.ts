@@ -6,8 +6,8 @@
  * under directories we created, and existing directories in the target are lstat-checked.
  */
 import { chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, mkdirSync, openSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { BunkerError } from '../errors.ts';
 import { discard, randomId } from '../format/bytes.ts';
 import type { ManifestEntry } from '../manifest.ts';
@@ -57,22 +57,60 @@ const SET_ID_BITS = 0o6000;
  * nothing beyond its own rights.
  */
 class Ownership {
+  readonly asRoot = process.geteuid?.() === 0;
   private readonly uid = process.geteuid?.();
   private readonly gid = process.getegid?.();
+  /**
+   * What is made in the staging directory is already this process's, unless a set-group-id
+   * target passed its group down: then every recorded owner is set. Known once begin() ran.
+   */
+  ownIdsInherited = false;
   /** Files whose set-id bits were dropped for want of an owner. */
   dropped = 0;
+  /** Entries the system refused their owner (EPERM, EINVAL: a user namespace, NFS, vfat), the first reason. */
+  refused = 0;
+  refusedBecause = '';
 
-  /** The owner to give `entry`; undefined when there is none to set (or it is this process's own). */
-  owner(entry: ManifestEntry): Owner | undefined {
-    if (this.uid !== 0 || entry.uid === undefined || entry.gid === undefined) return undefined;
-    return entry.uid === this.uid && entry.gid === this.gid ? undefined : [entry.uid, entry.gid];
+  /** The owner to give `entry`; undefined when there is none to set (or it is already what it has). */
+  owner(entry: { readonly uid?: number | undefined; readonly gid?: number | undefined }): Owner | undefined {
+    if (!this.asRoot || entry.uid === undefined || entry.gid === undefined) return undefined;
+    return this.ownIdsInherited && entry.uid === this.uid && entry.gid === this.gid ? undefined : [entry.uid, entry.gid];
   }
 
   /** The mode to give a file. */
   fileMode(entry: ManifestEntry): number {
-    if (this.uid !== 0 || (entry.mode & SET_ID_BITS) === 0 || (entry.uid !== undefined && entry.gid !== undefined)) return entry.mode;
+    if (!this.asRoot || (entry.mode & SET_ID_BITS) === 0 || (entry.uid !== undefined && entry.gid !== undefined)) return entry.mode;
     this.dropped++;
     return entry.mode & ~SET_ID_BITS;
+  }
+
+  /**
+   * Runs `chown`; a refusal the file system or a user namespace makes (EPERM, EINVAL) is counted,
+   * not fatal. Returns whether the owner was set: if not, `mode` must lose its set-id bits.
+   */
+  apply(chown: () => void): boolean {
+    try {
+      chown();
+      return true;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code !== 'EPERM' && code !== 'EINVAL') throw error;
+      if (this.refused++ === 0) this.refusedBecause = String(code);
+      return false;
+    }
+  }
+}
+
+/**
+ * A restore run as root goes through its target's directories by path: one that another user
+ * can change (own it, or write it without the sticky bit) could have a link swapped in, and root
+ * would then write, move, chown or chmod where that user chose. Such a target is refused.
+ */
+function refuseOthersDirectory(path: string, st: { uid: number; gid: number; mode: number }): void {
+  const writableByOthers = st.uid !== 0 || ((st.mode & 0o1000) === 0 && ((st.mode & 0o002) !== 0 || ((st.mode & 0o020) !== 0 && st.gid !== 0)));
+  if (writableByOthers) {
+    throw new BunkerError('USAGE', `${path} can be changed by another user (${st.uid !== 0 ? `it belongs to uid ${st.uid}` : 'others may write to it'}), ` +
+      'and a restore run as root there could be redirected through a symbolic link: restore into a directory only root can change, then move what you need');
   }
 }
 
@@ -89,7 +127,8 @@ interface DirectoryTimes {
   readonly path: string;
   readonly mode: number;
   readonly mtimeMs: number;
-  readonly owner: Owner | undefined;
+  readonly uid: number | undefined;
+  readonly gid: number | undefined;
 }
 
 export class DirectoryRestoreSink implements RestoreSink {
@@ -99,6 +138,8 @@ export class DirectoryRestoreSink implements RestoreSink {
   private readonly onWarning: ((message: string) => void) | undefined;
   private readonly ownership = new Ownership();
   private writer: FileWriterThread | undefined;
+  /** What the writer thread counted of owners refused, kept when it is closed. */
+  private writerOwnersRefused: { count: number; code: string } | undefined;
   /** Whether the target existed when planning began; undefined until then. */
   private targetExists: boolean | undefined;
   /** Planned directories absent from the target: nothing below them can be in the way. */
@@ -128,6 +169,14 @@ export class DirectoryRestoreSink implements RestoreSink {
   private async checkTarget(): Promise<boolean> {
     const st = await stat(this.target).catch((error: unknown) => (isErrno(error, 'ENOENT') ? undefined : Promise.reject(error)));
     if (st !== undefined && !st.isDirectory()) throw new BunkerError('USAGE', `restore target ${this.target} is not a directory`);
+    if (this.ownership.asRoot) {
+      // Every directory the restore goes through by path, from the root down to the target.
+      for (let dir = await realpath(st === undefined ? dirname(this.target) : this.target).catch(() => dirname(this.target)); ; dir = dirname(dir)) {
+        const held = await lstatOrUndefined(dir);
+        if (held !== undefined) refuseOthersDirectory(dir, held);
+        if (dir === dirname(dir)) break;
+      }
+    }
     return st !== undefined;
   }
 
@@ -176,7 +225,7 @@ export class DirectoryRestoreSink implements RestoreSink {
   // Refuses early, before any data is read, what in the target is in the way.
   async #plan(entry: ManifestEntry): Promise<void> {
     this.targetExists ??= await this.checkTarget();
-    if (entry.type === 'dir') this.directories.push({ path: entry.path, mode: entry.mode, mtimeMs: entry.mtimeMs, owner: this.ownership.owner(entry) });
+    if (entry.type === 'dir') this.directories.push({ path: entry.path, mode: entry.mode, mtimeMs: entry.mtimeMs, uid: entry.uid, gid: entry.gid });
     const slash = entry.path.lastIndexOf('/');
     // Below a directory that does not exist yet nothing can be in the way: skip its subtree.
     if (!this.targetExists || (slash !== -1 && this.absent.has(entry.path.slice(0, slash)))) {
@@ -195,6 +244,7 @@ export class DirectoryRestoreSink implements RestoreSink {
       throw new BunkerError('ALREADY_EXISTS', `${this.final(entry.path)} already exists as a ${existing.isSymbolicLink() ? 'symbolic link' : existing.isDirectory() ? 'directory' : 'file'}; ` +
         `move it away or restore into another --target`);
     }
+    if (isDirWanted && this.ownership.asRoot) refuseOthersDirectory(this.final(entry.path), existing);
     this.placements.push({ path: entry.path, type: entry.type, existed: isDirWanted });
   }
 
@@ -203,6 +253,8 @@ export class DirectoryRestoreSink implements RestoreSink {
     const st = await stat(this.target);
     if (!st.isDirectory()) throw new BunkerError('USAGE', `restore target ${this.target} is not a directory`);
     await mkdir(this.staging, { mode: 0o700 });
+    const staging = await stat(this.staging);
+    this.ownership.ownIdsInherited = staging.gid === process.getegid?.() && (staging.mode & 0o2000) === 0;
     if (this.useWriterThread) this.writer = new FileWriterThread();
   }
 
@@ -218,7 +270,7 @@ export class DirectoryRestoreSink implements RestoreSink {
     if (this.writer) return this.writer.symlink(this.staged(entry.path), entry.target!, fsTime(entry.mtimeMs), owner);
     const path = this.staged(entry.path);
     symlinkSync(entry.target!, path);
-    if (owner) lchownSync(path, owner[0], owner[1]);
+    if (owner) this.ownership.apply(() => lchownSync(path, owner[0], owner[1]));
     try {
       lutimesSync(path, fsTime(entry.mtimeMs), fsTime(entry.mtimeMs));
     } catch {
@@ -242,8 +294,8 @@ export class DirectoryRestoreSink implements RestoreSink {
       // Through the descriptor: no second path lookup, nothing that could follow a link. The
       // owner first: a change of owner clears the set-id bits the mode then sets.
       const owner = this.ownership.owner(entry);
-      if (owner) await handle.chown(owner[0], owner[1]);
-      await handle.chmod(this.ownership.fileMode(entry));
+      const owned = owner === undefined || this.ownership.apply(() => fchownSync(handle.fd, owner[0], owner[1]));
+      await handle.chmod(this.ownership.fileMode(entry) & (owned ? 0o7777 : ~SET_ID_BITS));
       await handle.utimes(fsTime(entry.mtimeMs), fsTime(entry.mtimeMs));
     } finally {
       await handle.close();
@@ -265,8 +317,8 @@ export class DirectoryRestoreSink implements RestoreSink {
         let done = 0;
         while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
       }
-      if (owner) fchownSync(fd, owner[0], owner[1]);
-      fchmodSync(fd, mode);
+      const owned = owner === undefined || this.ownership.apply(() => fchownSync(fd, owner[0], owner[1]));
+      fchmodSync(fd, owned ? mode : mode & ~SET_ID_BITS);
       futimesSync(fd, fsTime(entry.mtimeMs), fsTime(entry.mtimeMs));
     } finally {
       closeSync(fd);
@@ -277,6 +329,7 @@ export class DirectoryRestoreSink implements RestoreSink {
     // Every file on the writer thread is written (or its failure thrown) before anything moves.
     if (this.writer) {
       await this.writer.flush();
+      this.writerOwnersRefused = this.writer.ownersRefused;
       await this.writer.close();
       this.writer = undefined;
     }
@@ -307,11 +360,17 @@ export class DirectoryRestoreSink implements RestoreSink {
     for (let i = this.directories.length - 1; i >= 0; i--) {
       const dir = this.directories[i]!;
       const final = this.final(dir.path);
-      if (dir.owner) lchownSync(final, dir.owner[0], dir.owner[1]);
-      chmodSync(final, dir.mode);
+      const owner = this.ownership.owner(dir);
+      const owned = owner === undefined || this.ownership.apply(() => lchownSync(final, owner[0], owner[1]));
+      chmodSync(final, owned ? dir.mode : dir.mode & ~SET_ID_BITS);
       utimesSync(final, fsTime(dir.mtimeMs), fsTime(dir.mtimeMs));
     }
     await rm(this.staging, { recursive: true, force: true });
+    const refused = this.ownership.refused + (this.writerOwnersRefused?.count ?? 0);
+    if (refused > 0) {
+      this.onWarning?.(`${refused} entr${refused === 1 ? 'y' : 'ies'} could not be given the recorded owner (${this.ownership.refusedBecause || this.writerOwnersRefused?.code}: ` +
+        'the file system or a user namespace does not allow it): they belong to the user restoring, without set-id bits');
+    }
     const dropped = this.ownership.dropped;
     if (dropped > 0) {
       this.onWarning?.(`${dropped} file${dropped === 1 ? ' has' : 's have'} set-user-id or set-group-id bits and no recorded owner ` +

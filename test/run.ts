@@ -47,11 +47,27 @@ interface FileResult {
   output: string;
 }
 
+/** Process groups of the files running now: a Ctrl-C on the runner stops them too (they are detached). */
+const running = new Set<number>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const pid of running) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    process.exit(130);
+  });
+}
+
 function runFile(file: string): Promise<FileResult> {
   return new Promise((resolve) => {
     const [bin, argv] = command(file);
     // Its own process group, so that a file stopped for its time takes the servers it started along.
     const child = spawn(bin, argv, { cwd: root, detached: true, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', BUNKER_TEST_RUNTIME: runtime } });
+    running.add(child.pid!);
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -65,6 +81,7 @@ function runFile(file: string): Promise<FileResult> {
     }, fileTimeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
+      running.delete(child.pid!);
       // eslint-disable-next-line no-control-regex
       const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
       const num = (label: string) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? 0);

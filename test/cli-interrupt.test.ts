@@ -54,11 +54,17 @@ test('backup --stdin interrupted part-way: exit 14 CANCELLED, as JSON too, and n
     async *stdin() {
       for (let i = 0; i < 6; i++) yield piece.slice();
       controller.abort(); // Ctrl-C while the stream still has data to come
-      for (let i = 0; i < 6; i++) yield piece.slice();
+      for (let i = 0; i < 40; i++) {
+        pulledAfter++;
+        yield piece.slice();
+      }
     },
   });
+  let pulledAfter = 0;
   const code = await main(['backup', '--stdin', '--stdin-name', 'db.sql', '--repo', repo, '--kdf', TEST_KDF_FLAG, '--json'], io);
   assert.is(code, 14, io.stderr);
+  // It stops at the next chunk (a read buffer of up to two 4 MiB chunks), not at the stream's end.
+  assert.ok(pulledAfter <= 10, `${pulledAfter} MiB of stdin read after the interrupt`);
   assert.is(JSON.parse(io.stdout).error.code, 'CANCELLED');
   assert.equal(await readdir(join(repo, 'points')).catch(() => []), [], 'no point');
 });

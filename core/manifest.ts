@@ -265,8 +265,9 @@ function entryOf(raw: Record<string, unknown>, path: string, type: EntryType, ob
     mtimeMs: raw.mtimeMs as number,
     size: raw.size as number,
   };
-  if (isUint(raw.uid)) entry.uid = raw.uid;
-  if (isUint(raw.gid)) entry.gid = raw.gid;
+  // 2^32 - 1 is chown's "leave unchanged": never an owner to give.
+  if (isUint(raw.uid) && raw.uid < 0xffffffff) entry.uid = raw.uid;
+  if (isUint(raw.gid) && raw.gid < 0xffffffff) entry.gid = raw.gid;
   if (isUint(raw.inode)) entry.inode = raw.inode;
   if (type === 'file') {
     if (!isChunkList(raw.chunks)) damaged(`bad chunk list for ${JSON.stringify(path)}`);

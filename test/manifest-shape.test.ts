@@ -113,4 +113,18 @@ test('the ways a tar or a hand-made manifest is out of tree order still read: ro
   assert.is(outcome([...entries, { path: 'etc/a/x', type: 'file' }]), 'UNSAFE_PATH etc/a/x');
 });
 
+test('owners: a uid or gid that is not a safe integer below 2^32 - 1 (chown\'s "leave unchanged") reads as unknown', () => {
+  const line = (uid: unknown, gid: unknown) => JSON.stringify({ path: 'f', type: 'file', mode: 0o4755, mtimeMs: 0, size: 0, uid, gid, chunks: [] });
+  const read = (uid: unknown, gid: unknown) => {
+    const text = `${JSON.stringify({ version: 1, sources: [], host: 'h' })}\n${line(uid, gid)}\n`;
+    const [entry] = parseManifest(new TextEncoder().encode(text), 'm').entries;
+    return [entry!.uid, entry!.gid];
+  };
+  assert.equal(read(1000, 100), [1000, 100]);
+  assert.equal(read(0, 0), [0, 0]);
+  assert.equal(read(4294967295, 4294967294), [undefined, 4294967294]);
+  assert.equal(read(-1, 1.5), [undefined, undefined]);
+  assert.equal(read('0', null), [undefined, undefined]);
+});
+
 test.run();

@@ -7,6 +7,7 @@ import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, 
 import { parentPort } from 'node:worker_threads';
 import { discard } from '../format/bytes.ts';
 import type { FsTime } from './fs-time.ts';
+import { changeOwner } from './owner-change.ts';
 
 /** One step of a restore's staging, in order: a directory, a link or a small file. */
 export type WriteOp =
@@ -27,15 +28,9 @@ let refused: { count: number; code: string } | undefined;
 
 /** Whether the owner was set; a refusal is counted, and the caller then drops set-id bits. */
 function chown(set: () => void): boolean {
-  try {
-    set();
-    return true;
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code !== 'EPERM' && code !== 'EINVAL') throw error;
-    refused = { count: (refused?.count ?? 0) + 1, code };
-    return false;
-  }
+  const refusal = changeOwner(set);
+  if (refusal !== undefined) refused = { count: (refused?.count ?? 0) + 1, code: refused?.code ?? refusal };
+  return refusal === undefined;
 }
 
 function writeFile(file: Extract<WriteOp, { kind: 'file' }>): void {

@@ -15,6 +15,7 @@ import type { RestoreSink } from '../restore.ts';
 import { FileWriterThread } from './file-writer.ts';
 import type { Owner } from './file-writer-worker.ts';
 import { fsTime } from './fs-time.ts';
+import { changeOwner } from './owner-change.ts';
 
 function isErrno(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === code;
@@ -84,20 +85,11 @@ class Ownership {
     return entry.mode & ~SET_ID_BITS;
   }
 
-  /**
-   * Runs `chown`; a refusal the file system or a user namespace makes (EPERM, EINVAL) is counted,
-   * not fatal. Returns whether the owner was set: if not, `mode` must lose its set-id bits.
-   */
+  /** Runs `chown` (core/host/owner-change.ts); whether the owner was set: if not, the mode must lose its set-id bits. */
   apply(chown: () => void): boolean {
-    try {
-      chown();
-      return true;
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (code !== 'EPERM' && code !== 'EINVAL') throw error;
-      if (this.refused++ === 0) this.refusedBecause = String(code);
-      return false;
-    }
+    const refusal = changeOwner(chown);
+    if (refusal !== undefined && this.refused++ === 0) this.refusedBecause = refusal;
+    return refusal === undefined;
   }
 }
 

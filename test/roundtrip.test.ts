@@ -350,13 +350,19 @@ test('a failure on the file-writer thread fails the restore and leaves the targe
   assert.equal(await snapshotTree(target), before, 'no staging directory, no restored file');
 });
 
-test('owners: recorded from the file system; a restore as root gives them back with their set-id bits, drops set-id bits it has no owner for; as anyone else, it owns all', async () => {
-  await using dir = await tempDir();
-  const src = join(dir.path, 'src');
+/** A small tree (src/d/f) backed up unencrypted into a memory repository under `series`, and its point. */
+async function smallTreePoint(dir: string, series: string) {
+  const src = join(dir, 'src');
   await writeTree(src, { 'd/f': 'x' });
   const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
-  await backup(repo, await fsSource([src]), { series: 'fs', encrypt: false, compressionLevel: 3 });
-  const recorded = (await repo.readManifest(await repo.unlock(await repo.resolvePoint('latest', 'fs'), undefined))).entries;
+  await backup(repo, await fsSource([src]), { series, encrypt: false, compressionLevel: 3 });
+  return { repo, point: await repo.unlock(await repo.resolvePoint('latest', series), undefined) };
+}
+
+test('owners: recorded from the file system; a restore as root gives them back with their set-id bits, drops set-id bits it has no owner for; as anyone else, it owns all', async () => {
+  await using dir = await tempDir();
+  const { repo, point: fromFiles } = await smallTreePoint(dir.path, 'fs');
+  const recorded = (await repo.readManifest(fromFiles)).entries;
   const me = { uid: process.geteuid!(), gid: process.getegid!() };
   assert.equal(recorded.map((e) => [e.path, e.uid, e.gid]), ['src', 'src/d', 'src/d/f'].map((p) => [p, me.uid, me.gid]), 'lstat\'s owner and group');
 
@@ -394,11 +400,7 @@ test('owners: recorded from the file system; a restore as root gives them back w
 
 test('as root: a target another user can change is refused; a set-group-id target does not pass its group to entries recorded as root\'s', async () => {
   await using dir = await tempDir();
-  const src = join(dir.path, 'src');
-  await writeTree(src, { 'd/f': 'x' });
-  const { repo } = await memoryRepo({ chunker: SMALL_CHUNKER });
-  await backup(repo, await fsSource([src]), { series: 's', encrypt: false, compressionLevel: 3 });
-  const point = await repo.unlock(await repo.resolvePoint('latest'), undefined);
+  const { repo, point } = await smallTreePoint(dir.path, 's');
   const asRoot = process.geteuid!() === 0;
   const theirs = join(dir.path, 'theirs');
   await mkdir(theirs);

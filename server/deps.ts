@@ -27,7 +27,8 @@ export interface FileHost {
   readonly restoreRoots: readonly string[];
   /** Resolves `path` and confines it to a restore root; UNSAFE_PATH otherwise. */
   confine(path: string): Promise<string>;
-  restoreSink(target: string): RestoreSink;
+  /** `onWarning` hears what of the point could not come back as it was (owners, set-id bits). */
+  restoreSink(target: string, onWarning?: (message: string) => void): RestoreSink;
   source(paths: readonly string[], exclude: readonly string[]): Promise<Source>;
 }
 

@@ -88,7 +88,7 @@ export async function fileHost(restoreRoots: readonly string[]): Promise<FileHos
       }
       return real;
     },
-    restoreSink: (target) => new DirectoryRestoreSink(target),
+    restoreSink: (target, onWarning) => new DirectoryRestoreSink(target, onWarning ? { onWarning } : {}),
     source: (paths, exclude) => fsSource(paths, { exclude }),
   };
 }

@@ -100,8 +100,8 @@ fileHost.source = async (paths, exclude) => {
   };
 };
 const realSink = fileHost.restoreSink.bind(server.deps.files);
-fileHost.restoreSink = (target) => {
-  const sink = realSink(target);
+fileHost.restoreSink = (target, onWarning) => {
+  const sink = realSink(target, onWarning);
   const held = holds;
   holds = undefined;
   if (held === undefined) return sink;
@@ -211,7 +211,7 @@ test('the job run to the end: progress events, then succeeded with the summary; 
 
   const restoreEvents = await heldJobEvents(() => api('POST', `/v1/repos/big/points/${pointId}/restore`, 'admin', { target: 'back' }, 202));
   const done = restoreEvents.at(-1)!;
-  assert.equal([done.job.status, done.job.result.files], ['succeeded', 40], JSON.stringify(done.job.error));
+  assert.equal([done.job.status, done.job.result.files, done.job.result.warnings], ['succeeded', 40, []], JSON.stringify(done.job.error));
   assert.ok(restoreEvents.some((e) => e.event === 'progress' && typeof e.job.progress!.bytesTotal === 'number'), 'restore progress');
   assert.equal(await snapshotTree(join(server.restoreRoot, 'back', 'src')), await snapshotTree(src));
 });

@@ -54,12 +54,13 @@ export function registerRestoreRoutes(app: ApiApp): void {
     const target = await deps.files.confine(wanted);
     const { repo, point } = await unlockPoint(c, name, id, series);
     const job = deps.jobs.start('restore', 'admin', async (ctx) => {
-      const result = await restore(repo, point, deps.files.restoreSink(target), {
+      const warnings: string[] = [];
+      const result = await restore(repo, point, deps.files.restoreSink(target, (message) => void warnings.push(message)), {
         ...(include && include.length > 0 ? { include } : {}),
         signal: ctx.signal,
         onProgress: (p) => ctx.progress({ files: p.files, filesTotal: p.filesTotal, bytes: p.bytes, bytesTotal: p.bytesTotal, currentPath: p.currentPath }),
       });
-      return { ...result, pointId: point.id, keySource: point.keySource, target };
+      return { ...result, pointId: point.id, keySource: point.keySource, target, warnings };
     });
     return c.json({ job }, 202);
   });

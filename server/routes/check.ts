@@ -12,7 +12,7 @@ const check = apiRoute('backup', {
   },
   responses: {
     202: {
-      description: 'the check job; its result is the report {isOk, points, chunksChecked, bytesRead, problems, unreferenced}',
+      description: 'the check job; its result is the report {isOk, points, chunksChecked, bytesRead, problems, unreferenced, pointsUnreadable}',
       content: { 'application/json': { schema: z.object({ job: JobSchema }) } },
     },
   },

@@ -187,8 +187,13 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
     // damaged run is no part of the new point, and what it held is read and stored again.
     let damage: BunkerError | undefined;
     let latest: UnlockedPoint | undefined;
+    // Runs whose index failed: every point that names one fails the same way, and is passed over
+    // unread (a series' points name all earlier runs, so one bad index would otherwise cost a
+    // read of every later point's index chain).
+    const damagedRuns = new Set<string>();
     for (let i = points.length - 1; i >= 0 && parent === undefined; i--) {
       const candidate = points[i]!;
+      if (candidate.body.runs.some((run) => damagedRuns.has(run))) continue;
       let unlocked: UnlockedPoint;
       try {
         unlocked = await repo.unlock(candidate, options.resolver);
@@ -203,8 +208,9 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       } catch (error) {
         if (!isBunkerError(error) || !PARENT_DAMAGE.has(error.code)) throw error;
         damage ??= error;
+        if (error.object?.startsWith('index/')) damagedRuns.add(error.object.slice('index/'.length));
         options.onWarning?.(`point ${candidate.body.id.slice(0, 12)} of backup "${options.series}" cannot be read (${error.message}); ` +
-          `${i > 0 ? 'trying the one before it as the parent' : 'no earlier point to continue from'} (run "bunker check")`);
+          `${i > 0 ? 'trying an earlier one as the parent' : 'no earlier point to continue from'} (run "bunker check")`);
         continue;
       }
       parent = candidate;

@@ -421,6 +421,21 @@ test('a backup whose latest point cannot be read continues from the one before i
   assert.equal([...storage.objects.keys()].sort(), before);
 });
 
+test('a damaged run index: every later point that names the run is passed over unread, with one warning', async () => {
+  const options = { series: 'docs', encrypt: true, compressionLevel: 3, resolver: fixedResolver(PASSWORD), kdf: TEST_KDF } as const;
+  const storage = cloneStorage(base.storage);
+  const repo = await Repository.open(storage);
+  const c = await backup(repo, memorySource(treeA), options);
+  const runB = (await repo.readPoint(base.b)).body.run;
+  storage.objects.set(`index/${runB}`, flipByte(objectOf(storage, `index/${runB}`), 40));
+  const warnings: string[] = [];
+  const result = await backup(repo, memorySource(treeB), { ...options, onWarning: (m) => void warnings.push(m) });
+  assert.is(result.parentId, base.a, 'C and B name the damaged run: A is the parent');
+  assert.is(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, `point ${c.pointId.slice(0, 12)} of backup "docs" cannot be read`);
+  assert.not.ok((await repo.readPoint(result.pointId)).body.runs.includes(runB));
+});
+
 test('a check stopped by a wrong password asks for no other point\'s password', async () => {
   let asked = 0;
   const resolver = new PasswordKeyResolver(async () => {

@@ -459,7 +459,8 @@ export async function backup(repo: Repository, source: Source, options: BackupOp
       throwIfCancelled(options.signal, 'the backup');
       const base = {
         path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size,
-        ...(entry.uid === undefined ? {} : { uid: entry.uid }), ...(entry.gid === undefined ? {} : { gid: entry.gid }),
+        // Owner and group go together (a restore sets both or neither): one object per entry, not two.
+        ...(entry.uid === undefined || entry.gid === undefined ? {} : { uid: entry.uid, gid: entry.gid }),
       };
       if (entry.type === 'dir') {
         stats.dirs++;

@@ -28,7 +28,7 @@ export function pointSource(repo: Repository, point: UnlockedPoint, options: { i
       async *entries(): AsyncGenerator<SourceEntry> {
         for (const entry of entries) {
           const base = { path: entry.path, type: entry.type, mode: entry.mode, mtimeMs: entry.mtimeMs, size: entry.size,
-            ...(entry.uid === undefined ? {} : { uid: entry.uid }), ...(entry.gid === undefined ? {} : { gid: entry.gid }),
+            ...(entry.uid === undefined || entry.gid === undefined ? {} : { uid: entry.uid, gid: entry.gid }),
             ...(entry.inode === undefined ? {} : { inode: entry.inode }),
           };
           if (entry.type === 'file') {
